@@ -19,6 +19,11 @@ import (
 // On an error Parse still returns the directives read before it: nginx has
 // processed those when it meets the error, so their own errors come first.
 func Parse(path, confPrefix string, pre []byte) (*Config, error) {
+	return ParseBytes(path, nil, confPrefix, pre)
+}
+
+// ParseBytes is Parse with the main file's contents given (nil: read path).
+func ParseBytes(path string, data []byte, confPrefix string, pre []byte) (*Config, error) {
 	if confPrefix == "" {
 		confPrefix = filepath.Dir(path)
 	}
@@ -34,9 +39,11 @@ func Parse(path, confPrefix string, pre []byte) (*Config, error) {
 			return r.cfg, err
 		}
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return r.cfg, &Error{Msg: openFailed(path, err), Err: err}
+	if data == nil {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return r.cfg, &Error{Msg: openFailed(path, err), Err: err}
+		}
 	}
 	r.cfg.Files = append(r.cfg.Files, File{Path: path, Data: data})
 	dirs, perr := parseFile(path, data)

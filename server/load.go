@@ -1,0 +1,31 @@
+package server
+
+import (
+	"edge/internal/conf"
+	"edge/parser"
+)
+
+// Load reads the configuration at path with its includes, checks every
+// directive against the table and returns the typed model and the files
+// read. confPrefix resolves relative includes (empty: path's directory);
+// pre holds -g directives.
+func Load(t *conf.Table, path, confPrefix string, pre []byte) (*MainConf, *parser.Config, error) {
+	return LoadBytes(t, path, nil, confPrefix, pre)
+}
+
+// LoadBytes is Load with the main file's contents given (nil: read path).
+func LoadBytes(t *conf.Table, path string, data []byte, confPrefix string, pre []byte) (*MainConf, *parser.Config, error) {
+	tree, perr := parser.ParseBytes(path, data, confPrefix, pre)
+	m := &MainConf{}
+	top := &conf.Scope{Context: conf.Main, Conf: m}
+	pending, err := t.Walk(tree.Directives, top, perr)
+	if err != nil {
+		return nil, tree, err
+	}
+	// Checks nginx makes once the whole file is read (ngx_event_init_conf).
+	if m.Events == nil {
+		return nil, tree, &parser.Error{Msg: `no "events" section in configuration`}
+	}
+	m.Pending = pending
+	return m, tree, nil
+}

@@ -1,0 +1,104 @@
+package server
+
+import (
+	"net/netip"
+	"regexp"
+	"time"
+
+	"edge/internal/conf"
+	"edge/parser"
+)
+
+// MainConf is the whole configuration: the main context and its blocks.
+type MainConf struct {
+	// WorkerProcesses is the number of OS threads Go may use; 0 is "auto".
+	WorkerProcesses conf.Setting[int]
+	Events          *EventsConf
+	HTTP            *HTTPConf
+	// Pending lists the directives whose behaviour has not landed yet.
+	Pending []conf.Use
+}
+
+// EventsConf is events {}. Its directives are all tuning in edge.
+type EventsConf struct {
+	Pos parser.Pos
+}
+
+// HTTPConf is http {}.
+type HTTPConf struct {
+	Pos     parser.Pos
+	Servers []*ServerConf
+	// Loc holds the location-level settings written at http level, which
+	// servers and locations inherit.
+	Loc *LocationConf
+}
+
+// ServerConf is server {} in http.
+type ServerConf struct {
+	Pos       parser.Pos
+	Listens   []Listen
+	Names     []ServerName
+	Loc       *LocationConf // server-level location settings
+	Locations []*LocationConf
+}
+
+// Listen is one listen directive.
+type Listen struct {
+	// Addr is the address and port; for a unix socket it is invalid and
+	// Unix holds the path.
+	Addr          netip.AddrPort
+	Unix          string
+	DefaultServer bool
+	// Text is the address as written, for messages.
+	Text string
+	Pos  parser.Pos
+}
+
+// ServerName is one name of server_name.
+type ServerName struct {
+	Name string // lower-cased; for regexes the expression
+	// Regex is set for names written "~…".
+	Regex *regexp.Regexp
+}
+
+// LocationMatch is how a location matches the URI.
+type LocationMatch uint8
+
+const (
+	MatchPrefix  LocationMatch = iota // location /uri
+	MatchExact                        // location = /uri
+	MatchNoRegex                      // location ^~ /uri
+	MatchRegex                        // location ~ re
+	MatchRegexI                       // location ~* re
+	MatchNamed                        // location @name
+	matchNone                         // the server and http levels
+)
+
+// LocationConf holds the location-level settings of nginx's
+// ngx_http_core_loc_conf_t, at any level where they may be written.
+type LocationConf struct {
+	Match     LocationMatch
+	Path      string // the URI, regex source or @name
+	Regex     *regexp.Regexp
+	Pos       parser.Pos
+	Locations []*LocationConf // nested locations
+
+	DefaultType conf.Setting[string]
+	Return      conf.Setting[Return]
+}
+
+// Return is the return directive.
+type Return struct {
+	Code int
+	// Text is the body, or the URL for redirects.
+	Text    string
+	HasText bool
+}
+
+// newLocationConf returns a location with nothing set.
+func newLocationConf(m LocationMatch) *LocationConf {
+	return &LocationConf{Match: m}
+}
+
+// keepalive defaults that the runtime uses until keepalive_timeout lands.
+const defaultKeepalive = 75 * time.Second
