@@ -1,10 +1,10 @@
 package server
 
 import (
-	"fmt"
 	"net"
 	"net/netip"
-	"regexp"
+	"os"
+	"os/user"
 	"runtime"
 	"strconv"
 	"strings"
@@ -52,6 +52,7 @@ var CoreCommands = []conf.Command{
 	// checked where nginx checks them.
 	{Name: "if", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_rewrite_module", Status: conf.Pending, Planned: "#4", Open: openIf},
 	{Name: "limit_except", Type: conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Open: openLimitExcept},
+	{Name: "user", Type: conf.Main | conf.Take12, Module: "ngx_core_module", Status: conf.Pending, Planned: "#5", Set: setUser},
 	{Name: "upstream", Type: conf.HTTPMain | conf.Block | conf.Take1, Module: "ngx_http_upstream_module", Status: conf.Pending, Planned: "#6", Open: openUpstream},
 }
 
@@ -81,7 +82,7 @@ func (m *MainConf) Procs() int {
 }
 
 func setWorkerConnections(s *conf.Scope, d *parser.Directive) error {
-	if err := conf.Tune(conf.TuneAny)(s, d); err != nil {
+	if err := conf.Check(conf.KindOnce)(s, d); err != nil {
 		return err
 	}
 	if _, err := conf.ParseNumber(d.Args[0].Value); err != nil {
@@ -238,21 +239,6 @@ func setServerName(s *conf.Scope, d *parser.Directive) error {
 	return nil
 }
 
-// compileRegex compiles an nginx (PCRE) regex with Go's RE2. RE2 lacks
-// backreferences and lookaround; such expressions are refused here, not
-// mis-matched later (docs/differences.md).
-func compileRegex(expr string, caseless bool) (*regexp.Regexp, error) {
-	src := expr
-	if caseless {
-		src = "(?i)" + src
-	}
-	re, err := regexp.Compile(src)
-	if err != nil {
-		return nil, fmt.Errorf("regex compile failed (%v)", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
-	}
-	return re, nil
-}
-
 // openLocation follows ngx_http_core_location.
 func openLocation(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	l := lv(s)
@@ -351,6 +337,9 @@ func openIf(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 }
 
 func openLimitExcept(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
+	if err := s.Once(d); err != nil {
+		return nil, err
+	}
 	l := lv(s)
 	return s.Child(conf.HTTPLmt, d, &level{main: l.main, http: l.http, srv: l.srv, loc: newLocationConf(matchNone), in: l.in}), nil
 }
@@ -358,4 +347,28 @@ func openLimitExcept(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 func openUpstream(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	l := lv(s)
 	return s.Child(conf.HTTPUps, d, l), nil
+}
+
+// setUser follows ngx_set_user: the user and group must exist when edge
+// runs as root (otherwise nginx ignores the directive, and so does edge).
+func setUser(s *conf.Scope, d *parser.Directive) error {
+	m := mainOf(s)
+	if m.User.IsSet {
+		return conf.ErrDuplicate
+	}
+	name := d.Args[0].Value
+	group := name
+	if len(d.Args) == 2 {
+		group = d.Args[1].Value
+	}
+	if os.Geteuid() == 0 {
+		if _, err := user.Lookup(name); err != nil {
+			return parser.Errorf(d.End, `getpwnam("%s") failed`, name)
+		}
+		if _, err := user.LookupGroup(group); err != nil {
+			return parser.Errorf(d.End, `getgrnam("%s") failed`, group)
+		}
+	}
+	m.Group = group
+	return m.User.Put(name, d)
 }

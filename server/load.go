@@ -7,16 +7,16 @@ import (
 
 // Load reads the configuration at path with its includes, checks every
 // directive against the table and returns the typed model and the files
-// read. confPrefix resolves relative includes (empty: path's directory);
-// pre holds -g directives.
-func Load(t *conf.Table, path, confPrefix string, pre []byte) (*MainConf, *parser.Config, error) {
-	return LoadBytes(t, path, nil, confPrefix, pre)
+// read. prefix is nginx's -p; confPrefix resolves relative includes
+// (empty: path's directory); pre holds -g directives.
+func Load(t *conf.Table, path, prefix, confPrefix string, pre []byte) (*MainConf, *parser.Config, error) {
+	return LoadBytes(t, path, nil, prefix, confPrefix, pre)
 }
 
 // LoadBytes is Load with the main file's contents given (nil: read path).
-func LoadBytes(t *conf.Table, path string, data []byte, confPrefix string, pre []byte) (*MainConf, *parser.Config, error) {
+func LoadBytes(t *conf.Table, path string, data []byte, prefix, confPrefix string, pre []byte) (*MainConf, *parser.Config, error) {
 	tree, perr := parser.ParseBytes(path, data, confPrefix, pre)
-	m := &MainConf{}
+	m := &MainConf{Prefix: prefix}
 	top := &conf.Scope{Context: conf.Main, Conf: m}
 	pending, err := t.Walk(tree.Directives, top, perr)
 	if err != nil {

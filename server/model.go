@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/netip"
-	"regexp"
 	"time"
 
 	"edge/internal/conf"
@@ -15,6 +14,14 @@ type MainConf struct {
 	WorkerProcesses conf.Setting[int]
 	Events          *EventsConf
 	HTTP            *HTTPConf
+	// User and Group are the user directive's, resolved.
+	User  conf.Setting[string]
+	Group string
+	// Prefix is nginx's prefix (-p): relative log paths resolve against it.
+	Prefix string
+	// LogFiles are the log files the configuration names, opened (and
+	// created) on load as nginx does.
+	LogFiles []string
 	// Pending lists the directives whose behaviour has not landed yet.
 	Pending []conf.Use
 }
@@ -31,6 +38,10 @@ type HTTPConf struct {
 	// Loc holds the location-level settings written at http level, which
 	// servers and locations inherit.
 	Loc *LocationConf
+	// SSL holds the ssl settings written at http level.
+	SSL SSLConf
+	// LogFormats names the log_format definitions.
+	LogFormats map[string]bool
 }
 
 // ServerConf is server {} in http.
@@ -40,6 +51,7 @@ type ServerConf struct {
 	Names     []ServerName
 	Loc       *LocationConf // server-level location settings
 	Locations []*LocationConf
+	SSL       SSLConf
 }
 
 // Listen is one listen directive.
@@ -58,7 +70,7 @@ type Listen struct {
 type ServerName struct {
 	Name string // lower-cased; for regexes the expression
 	// Regex is set for names written "~…".
-	Regex *regexp.Regexp
+	Regex *Regex
 }
 
 // LocationMatch is how a location matches the URI.
@@ -79,7 +91,7 @@ const (
 type LocationConf struct {
 	Match     LocationMatch
 	Path      string // the URI, regex source or @name
-	Regex     *regexp.Regexp
+	Regex     *Regex
 	Pos       parser.Pos
 	Locations []*LocationConf // nested locations
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,12 +51,30 @@ func Check(m *MainConf) error {
 	return err
 }
 
+// openLogFiles opens (creating) every log file, as nginx's ngx_init_cycle
+// does even for -t, so a missing directory fails now and not at the first
+// request. The files are closed again: the logging module owns them.
+func openLogFiles(m *MainConf) error {
+	for _, p := range m.LogFiles {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return &parser.Error{Msg: `open() "` + p + `" failed` + parser.Errno(err), Err: err}
+		}
+		f.Close()
+	}
+	return nil
+}
+
 func build(m *MainConf) (*Runtime, error) {
 	rt := &Runtime{listeners: map[string]*addrServers{}}
 	if m.HTTP == nil {
-		return rt, nil
+		return rt, openLogFiles(m)
 	}
 	for _, srv := range m.HTTP.Servers {
+		srv.SSL.merge(&m.HTTP.SSL)
+		if err := srv.SSL.check(m.Prefix); err != nil {
+			return nil, err
+		}
 		mergeLocations(srv.Loc, m.HTTP.Loc)
 		for _, loc := range srv.Locations {
 			mergeLocation(loc, srv.Loc)
@@ -88,6 +107,9 @@ func build(m *MainConf) (*Runtime, error) {
 		if a.def == nil {
 			a.def = a.servers[0]
 		}
+	}
+	if err := openLogFiles(m); err != nil {
+		return nil, err
 	}
 	return rt, nil
 }

@@ -13,6 +13,8 @@ import (
 // pending or unsupported) so that none is unknown to it.
 var modules = [][]conf.Command{
 	server.CoreCommands,
+	server.LogCommands,
+	server.SSLCommands,
 	server.NginxCommands,
 }
 

@@ -112,7 +112,7 @@ type Scope struct {
 	// checks nginx makes when a block is parsed; errors point at its "}".
 	Done func() error
 
-	seen map[string]bool // tuning directives set in this block
+	seen map[string]bool // directives Check has seen in this block
 }
 
 // Child returns a scope for a block opened by d.

@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"strings"
 	"time"
 
 	"edge/parser"
@@ -112,36 +113,30 @@ func StrSlot(f Field[string]) func(*Scope, *parser.Directive) error {
 	}
 }
 
-// Tune checks a tuning directive's argument with parse (one of the Parse
-// functions of this package, or nil for any text) and drops it; a second
-// one in the same block is a duplicate, as for nginx's slots.
-func Tune(kind TuneKind) func(*Scope, *parser.Directive) error {
+// Check is the Set of a directive whose value edge does not keep (tuning)
+// or does not model yet (pending): it checks the arguments the way nginx's
+// slot of that kind does, duplicates included, and drops them.
+func Check(kind Kind) func(*Scope, *parser.Directive) error {
 	return func(s *Scope, d *parser.Directive) error {
-		if kind != TuneList {
-			if s.seen[d.Name] {
-				return ErrDuplicate
-			}
-			if s.seen == nil {
-				s.seen = map[string]bool{}
-			}
-			s.seen[d.Name] = true
+		if err := s.Once(d); err != nil {
+			return err
 		}
 		var err error
 		switch kind {
-		case TuneFlag:
+		case KindFlag:
 			_, err = ParseFlag(d, d.Args[0].Value)
 			return err
-		case TuneSize:
+		case KindSize:
 			_, err = ParseSize(d.Args[0].Value)
-		case TuneMsec:
+		case KindMsec:
 			_, err = ParseTime(d.Args[0].Value, false)
-		case TuneSec:
+		case KindSec:
 			_, err = ParseTime(d.Args[0].Value, true)
-		case TuneNum:
+		case KindNum:
 			if _, err = ParseNumber(d.Args[0].Value); err != nil {
 				return Tail("invalid number")
 			}
-		case TuneBufs:
+		case KindBufs:
 			err = parseBufs(d)
 		}
 		if err != nil {
@@ -151,19 +146,63 @@ func Tune(kind TuneKind) func(*Scope, *parser.Directive) error {
 	}
 }
 
-// TuneKind is how a tuning directive's argument is checked.
-type TuneKind uint8
+// Once reports nginx's "is duplicate" for the second d.Name in a block.
+func (s *Scope) Once(d *parser.Directive) error {
+	if s.seen[d.Name] {
+		return ErrDuplicate
+	}
+	if s.seen == nil {
+		s.seen = map[string]bool{}
+	}
+	s.seen[d.Name] = true
+	return nil
+}
+
+// Kind is how Check checks a directive's arguments.
+type Kind uint8
 
 const (
-	TuneAny  TuneKind = iota // any text, once per block
-	TuneList                 // any text, may repeat
-	TuneFlag
-	TuneSize
-	TuneMsec
-	TuneSec
-	TuneNum
-	TuneBufs // "number size", ngx_conf_set_bufs_slot
+	KindOnce Kind = iota // any text, once per block
+	KindFlag             // on|off (ngx_conf_set_flag_slot)
+	KindSize             // ngx_conf_set_size_slot
+	KindMsec             // ngx_conf_set_msec_slot
+	KindSec              // ngx_conf_set_sec_slot
+	KindNum              // ngx_conf_set_num_slot
+	KindBufs             // "number size", ngx_conf_set_bufs_slot
 )
+
+// Enum is ngx_conf_set_enum_slot for a value edge does not keep: one of
+// values, in any case, once per block.
+func Enum(values ...string) func(*Scope, *parser.Directive) error {
+	return func(s *Scope, d *parser.Directive) error {
+		if err := s.Once(d); err != nil {
+			return err
+		}
+		return oneOf(d, d.Args[0].Value, values)
+	}
+}
+
+// Bitmask is ngx_conf_set_bitmask_slot for a value edge does not keep:
+// every argument is one of values.
+func Bitmask(values ...string) func(*Scope, *parser.Directive) error {
+	return func(s *Scope, d *parser.Directive) error {
+		for _, a := range d.Args {
+			if err := oneOf(d, a.Value, values); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func oneOf(d *parser.Directive, v string, values []string) error {
+	for _, x := range values {
+		if strings.EqualFold(x, v) {
+			return nil
+		}
+	}
+	return parser.Errorf(d.End, `invalid value "%s"`, v)
+}
 
 func parseBufs(d *parser.Directive) error {
 	if len(d.Args) != 2 {
