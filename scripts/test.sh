@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of edge. It first installs what the tests talk to, from
+# Debian, when it is missing: nginx (the reference of the differential
+# tests), curl and openssl. Set CI=true to make a test whose peer is
+# missing fail instead of skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:/usr/sbin"
+
+need=()
+command -v nginx >/dev/null || need+=(nginx)
+command -v curl >/dev/null || need+=(curl)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "installing ${need[*]} from Debian" >&2
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+go mod download
+test -z "$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+go vet ./...
+go test -race -count=1 ./...
+# A short fuzzing run; longer ones: go test -fuzz FuzzParse -fuzztime 10m ./parser
+go test -run '^$' -fuzz FuzzParse -fuzztime "${FUZZTIME:-20s}" ./parser
