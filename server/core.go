@@ -52,6 +52,7 @@ var CoreCommands = []conf.Command{
 	// checked where nginx checks them.
 	{Name: "if", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_rewrite_module", Status: conf.Pending, Planned: "#4", Open: openIf},
 	{Name: "limit_except", Type: conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Open: openLimitExcept},
+	{Name: "keepalive_timeout", Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setKeepaliveTimeout},
 	{Name: "user", Type: conf.Main | conf.Take12, Module: "ngx_core_module", Status: conf.Pending, Planned: "#5", Set: setUser},
 	{Name: "upstream", Type: conf.HTTPMain | conf.Block | conf.Take1, Module: "ngx_http_upstream_module", Status: conf.Pending, Planned: "#6", Open: openUpstream},
 }
@@ -230,9 +231,10 @@ func setServerName(s *conf.Scope, d *parser.Directive) error {
 			srv.Names = append(srv.Names, ServerName{Name: name[1:], Regex: re})
 			continue
 		}
-		if strings.Count(name, "*") > 1 || (strings.Contains(name, "*") &&
-			!strings.HasPrefix(name, "*.") && !strings.HasSuffix(name, ".*")) {
-			return parser.Errorf(d.End, `invalid server name or wildcard "%s"`, name)
+		// The one check ngx_http_core_server_name makes; other odd names
+		// are exact names to nginx.
+		if strings.HasPrefix(name, "*") && (len(name) < 3 || name[1] != '.') {
+			return parser.Errorf(d.End, `server name "%s" is invalid`, name)
 		}
 		srv.Names = append(srv.Names, ServerName{Name: strings.ToLower(name)})
 	}
@@ -371,4 +373,21 @@ func setUser(s *conf.Scope, d *parser.Directive) error {
 	}
 	m.Group = group
 	return m.User.Put(name, d)
+}
+
+// setKeepaliveTimeout checks "timeout [header_timeout]" as
+// ngx_http_core_keepalive does.
+func setKeepaliveTimeout(s *conf.Scope, d *parser.Directive) error {
+	if err := s.Once(d); err != nil {
+		return err
+	}
+	if _, err := conf.ParseTime(d.Args[0].Value, false); err != nil {
+		return conf.Tail("invalid value")
+	}
+	if len(d.Args) == 2 {
+		if _, err := conf.ParseTime(d.Args[1].Value, true); err != nil {
+			return conf.Tail("invalid value")
+		}
+	}
+	return nil
 }

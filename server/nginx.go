@@ -67,7 +67,6 @@ var NginxCommands = []conf.Command{
 	{Name: "limit_rate", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Status: conf.Unsupported},
 	{Name: "limit_rate_after", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Status: conf.Unsupported},
 	{Name: "keepalive_time", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindMsec)},
-	{Name: "keepalive_timeout", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindOnce)},
 	{Name: "keepalive_requests", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindNum)},
 	{Name: "keepalive_disable", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Bitmask("none", "msie6", "safari")},
 	{Name: "satisfy", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Enum("all", "any")},
