@@ -119,7 +119,7 @@ func confPrefix(name string, builtin bool) string {
 	return filepath.Dir(name)
 }
 
-func newTable() *conf.Table { return conf.NewTable(modules...) }
+func newTable() *conf.Table { return server.Table() }
 
 // check is -t and -T: nginx's two lines, or the error, and the dump.
 func check(o options, name string, tree *parser.Config, m *server.MainConf, err error, stdout, stderr io.Writer) int {

@@ -4,19 +4,7 @@ import (
 	"strings"
 
 	"edge/internal/conf"
-	"edge/server"
 )
-
-// modules is edge's module list, in nginx's order of precedence: the
-// modules edge implements come first, then nginx's full declaration list,
-// which fills in every directive edge does not implement (as tuning,
-// pending or unsupported) so that none is unknown to it.
-var modules = [][]conf.Command{
-	server.CoreCommands,
-	server.LogCommands,
-	server.SSLCommands,
-	server.NginxCommands,
-}
 
 // buildModule is how nginx's configure names a module: Optional modules
 // are built with --with-NAME, default ones can be left out with

@@ -89,6 +89,9 @@ type Command struct {
 	Module string
 	// Planned names the issue that brings a Pending directive.
 	Planned string
+	// Since is the nginx release that added the directive, when it is
+	// later than 1.22, the reference binary (which does not know it).
+	Since string
 	// Set applies a directive ended by ";" or, for Entries commands, the
 	// whole block of entries. A nil Set accepts the directive as it is
 	// (unsupported and pending directives without a model yet).

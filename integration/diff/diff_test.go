@@ -1,0 +1,225 @@
+// Package diff compares edge with Debian's nginx 1.22, the reference
+// binary: the same configuration is checked by both (`-t`), and they must
+// agree on accepting it and on the line of the first error.
+package diff
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"edge/integration/harness"
+	"edge/internal/conf"
+	"edge/server"
+)
+
+var edgeBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "edge-diff")
+	if err != nil {
+		panic(err)
+	}
+	if edgeBin, err = harness.BuildEdge(dir); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// verdict is the outcome of `-t`: accepted, or the first error's message
+// and line.
+type verdict struct {
+	ok   bool
+	msg  string
+	file string
+	line int
+}
+
+func (v verdict) String() string {
+	if v.ok {
+		return "ok"
+	}
+	return fmt.Sprintf("%s (%s:%d)", v.msg, filepath.Base(v.file), v.line)
+}
+
+var (
+	// nginx: "2026/11/25 10:28:18 [emerg] 2709#2709: MSG"; edge: "edge: [emerg] MSG".
+	emergRe = regexp.MustCompile(`(?m)\[emerg\] (?:\d+#\d+: )?(.*)$`)
+	placeRe = regexp.MustCompile(` in (\S+):(\d+)$`)
+	// OpenSSL's detail, which edge does not have.
+	sslRe = regexp.MustCompile(` \(SSL: .*\)$`)
+)
+
+func parseVerdict(r harness.Result) verdict {
+	m := emergRe.FindStringSubmatch(r.Stderr)
+	if r.Code == 0 {
+		return verdict{ok: true}
+	}
+	if m == nil {
+		return verdict{msg: strings.TrimSpace(r.Stderr)}
+	}
+	v := verdict{msg: sslRe.ReplaceAllString(m[1], "")}
+	if p := placeRe.FindStringSubmatch(v.msg); p != nil {
+		v.file, v.line = p[1], atoi(p[2])
+		v.msg = strings.TrimSuffix(v.msg, p[0])
+	}
+	return v
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// check runs `-t` on conf with nginx and with edge.
+func check(t *testing.T, nginx, conf string) (verdict, verdict) {
+	t.Helper()
+	prefix := t.TempDir() + "/"
+	n := harness.Run(t, 30*time.Second, nginx, "-t", "-q", "-p", prefix, "-c", conf)
+	e := harness.Run(t, 30*time.Second, edgeBin, "-t", "-q", "-p", prefix, "-c", conf)
+	return parseVerdict(n), parseVerdict(e)
+}
+
+// deliberate lists the check cases where edge and nginx differ on purpose,
+// with the reason (docs/differences.md says the same).
+var deliberate = map[string]string{
+	"not-supported":       "edge refuses a directive it does not implement; nginx runs it",
+	"not-supported-block": "nginx 1.22 on Debian has stream as a dynamic module (unknown unless loaded); edge refuses it by name",
+	"ok-newer":            "http2 on is nginx 1.25 syntax, which edge accepts",
+}
+
+// wording lists the cases where both fail on the same line but word the
+// error differently.
+var wording = map[string]string{
+	"regex-invalid": "RE2's and regexp2's messages, not PCRE's",
+	"cert-missing":  "Go reports the errno where OpenSSL reports its error stack",
+}
+
+// Every configuration of cmd/edge/testdata/check, the golden tests of
+// edge's messages, is also checked by nginx.
+func TestCheckFiles(t *testing.T) {
+	nginx := harness.Require(t, "nginx", "nginx")
+	files, _ := filepath.Glob(filepath.Join(harness.Root(), "cmd/edge/testdata/check/*.conf"))
+	if len(files) == 0 {
+		t.Fatal("no check files")
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".conf")
+		t.Run(name, func(t *testing.T) {
+			n, e := check(t, nginx, f)
+			if why, ok := deliberate[name]; ok {
+				if n == e {
+					t.Errorf("listed as a deliberate difference (%s), but both say %v", why, n)
+				}
+				return
+			}
+			if n.ok != e.ok || n.line != e.line || n.file != e.file {
+				t.Fatalf("nginx: %v\nedge:  %v", n, e)
+			}
+			if _, ok := wording[name]; !ok && n.msg != e.msg {
+				t.Errorf("same line, different words:\nnginx: %s\nedge:  %s", n.msg, e.msg)
+			}
+		})
+	}
+}
+
+// wrappers put a directive in each context nginx knows; the directive goes
+// on line 'line'.
+var wrappers = []struct {
+	ctx        conf.Type
+	head, tail string
+}{
+	{conf.Main, "events {}\n", ""},
+	{conf.Events, "events {\n", "}\n"},
+	{conf.HTTPMain, "events {}\nhttp {\n", "}\n"},
+	{conf.HTTPSrv, "events {}\nhttp {\nserver {\n", "}\n}\n"},
+	{conf.HTTPLoc, "events {}\nhttp {\nserver {\nlocation / {\n", "}\n}\n}\n"},
+	{conf.HTTPUps, "events {}\nhttp {\nupstream u {\nserver 127.0.0.1:1;\n", "}\n}\n"},
+	{conf.HTTPSif, "events {}\nhttp {\nserver {\nif ($uri) {\n", "}\n}\n}\n"},
+	{conf.HTTPLif, "events {}\nhttp {\nserver {\nlocation / {\nif ($uri) {\n", "}\n}\n}\n}\n"},
+	{conf.HTTPLmt, "events {}\nhttp {\nserver {\nlocation / {\nlimit_except GET {\n", "}\n}\n}\n}\n"},
+}
+
+// genericRe matches the messages of the table engine, as opposed to the
+// value checks of each directive's own handler.
+var genericRe = regexp.MustCompile(`^(unknown directive|"[^"]+" directive is not allowed here|directive "[^"]+" is not terminated by ";"|directive "[^"]+" has no opening "\{"|invalid number of arguments in|"[^"]+" directive is duplicate)`)
+
+// TestDirectiveTable probes every directive of edge's table in its
+// context and outside it, with zero to two arguments, twice, and with the
+// wrong terminator, and compares with nginx. Where nginx answers with a
+// message of the table engine (context, terminator, arity, duplicate),
+// edge must give the same message on the same line; where nginx accepts,
+// edge must accept or refuse the directive as not supported. Value checks
+// belong to each directive's own handler and are compared elsewhere.
+func TestDirectiveTable(t *testing.T) {
+	nginx := harness.Require(t, "nginx", "nginx")
+	if testing.Short() {
+		t.Skip("runs nginx about 3,000 times")
+	}
+	dir := t.TempDir()
+	seen := map[string]bool{}
+	probes := 0
+	for _, c := range server.Table().Commands() {
+		var in, out *struct {
+			ctx        conf.Type
+			head, tail string
+		}
+		for i := range wrappers {
+			w := &wrappers[i]
+			if c.Type&w.ctx != 0 && in == nil {
+				in = w
+			}
+			if c.Type&w.ctx == 0 && out == nil && w.ctx != conf.HTTPUps {
+				out = w
+			}
+		}
+		if in == nil || seen[c.Name+in.head] {
+			continue
+		}
+		seen[c.Name+in.head] = true
+		term, wrong := ";\n", " {}\n"
+		if c.Type&conf.Block != 0 {
+			term, wrong = " {}\n", ";\n"
+		}
+		cases := map[string]string{
+			"none":  in.head + c.Name + term + in.tail,
+			"one":   in.head + c.Name + " x" + term + in.tail,
+			"two":   in.head + c.Name + " x y" + term + in.tail,
+			"twice": in.head + c.Name + " on" + term + c.Name + " on" + term + in.tail,
+			"term":  in.head + c.Name + " x" + wrong + in.tail,
+		}
+		if out != nil {
+			cases["context"] = out.head + c.Name + " x" + term + out.tail
+		}
+		for k, text := range cases {
+			f := filepath.Join(dir, c.Name+"-"+k+".conf")
+			os.WriteFile(f, []byte(text), 0o644)
+			n, e := check(t, nginx, f)
+			probes++
+			switch {
+			case n.ok:
+				if !e.ok && !strings.HasSuffix(e.msg, "directive is not supported") {
+					t.Errorf("%s (%s): nginx accepts, edge: %v", c.Name, k, e)
+				}
+			case strings.HasPrefix(n.msg, "unknown directive"):
+				// A directive of a later nginx or of a module Debian
+				// builds as dynamic: nothing to compare.
+			case c.Since != "":
+				// A directive or context of a later nginx, which 1.22
+				// refuses and edge accepts.
+			case genericRe.MatchString(n.msg):
+				if strings.HasSuffix(e.msg, "directive is not supported") && e.line <= n.line {
+					break // edge refuses the directive before nginx's error
+				}
+				if e.msg != n.msg || e.line != n.line {
+					t.Errorf("%s (%s):\nnginx: %v\nedge:  %v", c.Name, k, n, e)
+				}
+			}
+		}
+	}
+	t.Logf("%d probes", probes)
+}

@@ -1,0 +1,74 @@
+// Package harness starts the real edge binary and the real peers the
+// integration tests compare it with or talk to. A peer that is missing
+// fails the test under CI=true and skips it elsewhere, with a message
+// saying how to install it.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// Root is the repository's top directory.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// BuildEdge builds cmd/edge into dir and returns the binary's path.
+func BuildEdge(dir string) (string, error) {
+	bin := filepath.Join(dir, "edge")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/edge")
+	cmd.Dir = Root()
+	cmd.Stderr = os.Stderr
+	return bin, cmd.Run()
+}
+
+// Require returns the path of a peer program, or fails (CI=true) or skips
+// the test when it is not installed.
+func Require(t testing.TB, name, pkg string) string {
+	t.Helper()
+	for _, p := range []string{name, "/usr/sbin/" + name, "/usr/bin/" + name} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	msg := name + " is not installed (apt-get install " + pkg + "; ./scripts/test.sh does it)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// Result is what a program printed and how it exited.
+type Result struct {
+	Code           int
+	Stdout, Stderr string
+}
+
+// Run runs a program with a deadline.
+func Run(t testing.TB, timeout time.Duration, name string, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("%s: %v", name, err)
+		}
+		code = ee.ExitCode()
+	}
+	return Result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
+}
