@@ -21,7 +21,8 @@ type MainConf struct {
 	Prefix string
 	// LogFiles are the log files the configuration names, opened (and
 	// created) on load as nginx does.
-	LogFiles []string
+	LogFiles    []string
+	threadPools []string // thread_pool names, unique as in nginx
 	// Pending lists the directives whose behaviour has not landed yet.
 	Pending []conf.Use
 }
