@@ -6,24 +6,28 @@ import (
 )
 
 // The grammar is nginx's: a file is a list of directives; a directive is
-// words ended by ";" or by a block.
+// words ended by ";" or by a block. The nodes capture only the shape:
+// positions, quotes and values come from the tokenizer's own list, which
+// holds the same tokens in the same order (a capture per argument costs
+// participle a reflective node each).
 type fileNode struct {
 	Directives []*directiveNode `parser:"@@*"`
 }
 
 type directiveNode struct {
-	Name  lexer.Token      `parser:"@(Word | String)"`
-	Args  []*argNode       `parser:"@@*"`
-	Semi  *lexer.Token     `parser:"( @Semi"`
-	Open  *lexer.Token     `parser:"| @Open"`
+	Words count            `parser:"@(Word | String)+"`
+	Semi  bool             `parser:"( @Semi"`
+	Open  bool             `parser:"| @Open"`
 	Body  []*directiveNode `parser:"@@*"`
-	Close *lexer.Token     `parser:"@Close )"`
+	Close bool             `parser:"@Close )"`
 }
 
-// argNode exists because participle keeps only the last token captured
-// into a []lexer.Token field.
-type argNode struct {
-	Tok lexer.Token `parser:"@(Word | String)"`
+// count captures how many words a directive has.
+type count int
+
+func (c *count) Capture(values []string) error {
+	*c += count(len(values))
+	return nil
 }
 
 var grammar = participle.MustBuild[fileNode](
@@ -36,10 +40,15 @@ var grammar = participle.MustBuild[fileNode](
 // so an error in them comes first.
 func parseFile(path string, data []byte) ([]*Directive, *Error) {
 	lex := newLexer(path, data)
-	root, err := grammar.ParseFromLexer(mustUpgrade(lex))
+	peek := mustUpgrade(lex)
+	// Every token, before parsing moves the cursor: the converter reads
+	// positions and values from them.
+	tokens := peek.Range(0, lexer.RawCursor(lex.emitted))
+	root, err := grammar.ParseFromLexer(peek)
 	var dirs []*Directive
 	if root != nil {
-		dirs = convert(root.Directives, path)
+		c := converter{path: path, tokens: tokens}
+		dirs = c.directives(root.Directives)
 	}
 	if err == nil {
 		return dirs, nil
@@ -62,31 +71,48 @@ func syntaxError(path string, lex *tokenizer, err error) *Error {
 	if lex.err == nil {
 		return &Error{Pos: Pos{File: path}, Msg: err.Error()}
 	}
-	return &Error{Pos: tokPos(path, *lex.err), Msg: lex.err.Value}
+	t := lex.err.Pos
+	return &Error{Pos: Pos{File: path, Line: t.Line, Col: t.Column}, Msg: lex.err.Value}
 }
 
-func convert(nodes []*directiveNode, path string) []*Directive {
+// converter rebuilds directives from the grammar's nodes and the tokens,
+// which it consumes in order.
+type converter struct {
+	path   string
+	tokens []lexer.Token
+	next   int
+}
+
+func (c *converter) take() lexer.Token {
+	t := c.tokens[c.next]
+	c.next++
+	return t
+}
+
+func (c *converter) pos(t lexer.Token) Pos {
+	return Pos{File: c.path, Line: t.Pos.Line, Col: t.Pos.Column}
+}
+
+func (c *converter) directives(nodes []*directiveNode) []*Directive {
 	out := make([]*Directive, 0, len(nodes))
 	for _, n := range nodes {
-		d := &Directive{
-			Name:       n.Name.Value,
-			NameQuoted: n.Name.Type == tokString,
-			Start:      tokPos(path, n.Name),
-		}
-		if len(n.Args) > 0 {
-			d.Args = make([]Arg, len(n.Args))
-			for i, a := range n.Args {
-				d.Args[i] = Arg{Value: a.Tok.Value, Quoted: a.Tok.Type == tokString, Pos: tokPos(path, a.Tok)}
+		name := c.take()
+		d := &Directive{Name: name.Value, NameQuoted: name.Type == tokString, Start: c.pos(name)}
+		if n.Words > 1 {
+			d.Args = make([]Arg, n.Words-1)
+			for i := range d.Args {
+				t := c.take()
+				d.Args[i] = Arg{Value: t.Value, Quoted: t.Type == tokString, Pos: c.pos(t)}
 			}
 		}
 		switch {
-		case n.Semi != nil:
-			d.End = tokPos(path, *n.Semi)
-		case n.Open != nil:
-			d.End = tokPos(path, *n.Open)
-			d.Block = convert(n.Body, path)
-			if n.Close != nil {
-				d.Close = tokPos(path, *n.Close)
+		case n.Semi:
+			d.End = c.pos(c.take())
+		case n.Open:
+			d.End = c.pos(c.take())
+			d.Block = c.directives(n.Body)
+			if n.Close {
+				d.Close = c.pos(c.take())
 			}
 		default:
 			// A directive cut short by a syntax error: nginx never saw it.
@@ -95,8 +121,4 @@ func convert(nodes []*directiveNode, path string) []*Directive {
 		out = append(out, d)
 	}
 	return out
-}
-
-func tokPos(path string, t lexer.Token) Pos {
-	return Pos{File: path, Line: t.Pos.Line, Col: t.Pos.Column}
 }

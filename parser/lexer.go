@@ -67,7 +67,8 @@ type tokenizer struct {
 	// tokenizer finds every syntax error nginx reports (ngx_conf_read_token
 	// and the block checks of ngx_conf_parse), so the grammar only ever
 	// stops at a tokBad.
-	err *lexer.Token
+	err     *lexer.Token
+	emitted int // tokens returned, EOF or error included
 }
 
 func newLexer(file string, data []byte) *tokenizer {
@@ -108,6 +109,7 @@ func (t *tokenizer) Next() (lexer.Token, error) {
 			tok = t.badAt(tok, `unexpected end of file, expecting "}"`)
 		}
 	}
+	t.emitted++
 	if tok.Type == tokBad || tok.Type == lexer.EOF {
 		t.done = true
 		if tok.Type == tokBad {
