@@ -38,30 +38,27 @@ const (
 // CoreCommands are the directives of nginx's core, events and http core
 // modules that edge implements.
 var CoreCommands = []conf.Command{
-	{Name: "worker_processes", Type: mainDirect | conf.Take1, Module: "ngx_core_module", Set: setWorkerProcesses},
-	{Name: "events", Type: conf.Main | conf.Block | conf.NoArgs, Module: "ngx_events_module", Open: openEvents},
-	{Name: "worker_connections", Type: conf.Events | conf.Take1, Module: "ngx_event_core_module", Status: conf.Tuning, Set: setWorkerConnections},
-	{Name: "http", Type: conf.Main | conf.Block | conf.NoArgs, Module: "ngx_http_module", Open: openHTTP},
+	{Name: "worker_processes", Once: true, Type: mainDirect | conf.Take1, Module: "ngx_core_module", Set: setWorkerProcesses},
+	{Name: "events", Once: true, Type: conf.Main | conf.Block | conf.NoArgs, Module: "ngx_events_module", Open: openEvents},
+	{Name: "worker_connections", Once: true, Type: conf.Events | conf.Take1, Module: "ngx_event_core_module", Status: conf.Tuning, Set: setWorkerConnections},
+	{Name: "http", Once: true, Type: conf.Main | conf.Block | conf.NoArgs, Module: "ngx_http_module", Open: openHTTP},
 	{Name: "server", Type: conf.HTTPMain | conf.Block | conf.NoArgs, Module: "ngx_http_core_module", Open: openServer},
 	{Name: "listen", Type: conf.HTTPSrv | conf.OneMore, Module: "ngx_http_core_module", Set: setListen},
 	{Name: "server_name", Type: conf.HTTPSrv | conf.OneMore, Module: "ngx_http_core_module", Set: setServerName},
 	{Name: "location", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Block | conf.Take12, Module: "ngx_http_core_module", Open: openLocation},
-	{Name: "default_type", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: conf.StrSlot(defaultTypeOf)},
+	{Name: "default_type", Once: true, Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: conf.StrSlot(defaultTypeOf)},
 	{Name: "return", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Take12, Module: "ngx_http_rewrite_module", Set: setReturn},
 	// Pending blocks still need their context so that their contents are
 	// checked where nginx checks them.
 	{Name: "if", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_rewrite_module", Status: conf.Pending, Planned: "#4", Open: openIf},
-	{Name: "limit_except", Type: conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Open: openLimitExcept},
-	{Name: "keepalive_timeout", Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setKeepaliveTimeout},
-	{Name: "user", Type: conf.Main | conf.Take12, Module: "ngx_core_module", Status: conf.Pending, Planned: "#5", Set: setUser},
+	{Name: "limit_except", Once: true, Type: conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Open: openLimitExcept},
+	{Name: "keepalive_timeout", Once: true, Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setKeepaliveTimeout},
+	{Name: "user", Once: true, Type: conf.Main | conf.Take12, Module: "ngx_core_module", Status: conf.Pending, Planned: "#5", Set: setUser},
 	{Name: "upstream", Type: conf.HTTPMain | conf.Block | conf.Take1, Module: "ngx_http_upstream_module", Status: conf.Pending, Planned: "#6", Open: openUpstream},
 }
 
 func setWorkerProcesses(s *conf.Scope, d *parser.Directive) error {
 	m := mainOf(s)
-	if m.WorkerProcesses.IsSet {
-		return conf.ErrDuplicate
-	}
 	v := d.Args[0].Value
 	n := 0
 	if v != "auto" {
@@ -83,9 +80,6 @@ func (m *MainConf) Procs() int {
 }
 
 func setWorkerConnections(s *conf.Scope, d *parser.Directive) error {
-	if err := conf.Check(conf.KindOnce)(s, d); err != nil {
-		return err
-	}
 	if _, err := conf.ParseNumber(d.Args[0].Value); err != nil {
 		return parser.Errorf(d.End, `invalid number "%s"`, d.Args[0].Value)
 	}
@@ -94,18 +88,12 @@ func setWorkerConnections(s *conf.Scope, d *parser.Directive) error {
 
 func openEvents(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	m := mainOf(s)
-	if m.Events != nil {
-		return nil, conf.ErrDuplicate
-	}
 	m.Events = &EventsConf{Pos: d.End}
 	return s.Child(conf.Events, d, m.Events), nil
 }
 
 func openHTTP(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	m := mainOf(s)
-	if m.HTTP != nil {
-		return nil, conf.ErrDuplicate
-	}
 	m.HTTP = &HTTPConf{Pos: d.End, Loc: newLocationConf(matchNone)}
 	return s.Child(conf.HTTPMain, d, &level{main: m, http: m.HTTP, loc: m.HTTP.Loc}), nil
 }
@@ -339,9 +327,6 @@ func openIf(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 }
 
 func openLimitExcept(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
-	if err := s.Once(d); err != nil {
-		return nil, err
-	}
 	l := lv(s)
 	return s.Child(conf.HTTPLmt, d, &level{main: l.main, http: l.http, srv: l.srv, loc: newLocationConf(matchNone), in: l.in}), nil
 }
@@ -355,9 +340,6 @@ func openUpstream(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 // runs as root (otherwise nginx ignores the directive, and so does edge).
 func setUser(s *conf.Scope, d *parser.Directive) error {
 	m := mainOf(s)
-	if m.User.IsSet {
-		return conf.ErrDuplicate
-	}
 	name := d.Args[0].Value
 	group := name
 	if len(d.Args) == 2 {
@@ -378,9 +360,6 @@ func setUser(s *conf.Scope, d *parser.Directive) error {
 // setKeepaliveTimeout checks "timeout [header_timeout]" as
 // ngx_http_core_keepalive does.
 func setKeepaliveTimeout(s *conf.Scope, d *parser.Directive) error {
-	if err := s.Once(d); err != nil {
-		return err
-	}
 	if _, err := conf.ParseTime(d.Args[0].Value, false); err != nil {
 		return conf.Tail("invalid value")
 	}

@@ -18,9 +18,9 @@ import (
 var SSLCommands = []conf.Command{
 	{Name: "ssl_certificate", Type: conf.HTTPMain | conf.HTTPSrv | conf.Take1, Module: "ngx_http_ssl_module", Status: conf.Pending, Planned: sslPlanned, Set: setSSLFile(func(c *SSLConf) *[]string { return &c.Certificates })},
 	{Name: "ssl_certificate_key", Type: conf.HTTPMain | conf.HTTPSrv | conf.Take1, Module: "ngx_http_ssl_module", Status: conf.Pending, Planned: sslPlanned, Set: setSSLFile(func(c *SSLConf) *[]string { return &c.Keys })},
-	{Name: "ssl_dhparam", Type: conf.HTTPMain | conf.HTTPSrv | conf.Take1, Module: "ngx_http_ssl_module", Status: conf.Pending, Planned: sslPlanned, Set: setSSLOnce(func(c *SSLConf) *conf.Setting[string] { return &c.DHParam })},
-	{Name: "ssl_client_certificate", Type: conf.HTTPMain | conf.HTTPSrv | conf.Take1, Module: "ngx_http_ssl_module", Status: conf.Pending, Planned: sslPlanned, Set: setSSLOnce(func(c *SSLConf) *conf.Setting[string] { return &c.ClientCertificate })},
-	{Name: "ssl_trusted_certificate", Type: conf.HTTPMain | conf.HTTPSrv | conf.Take1, Module: "ngx_http_ssl_module", Status: conf.Pending, Planned: sslPlanned, Set: setSSLOnce(func(c *SSLConf) *conf.Setting[string] { return &c.TrustedCertificate })},
+	{Name: "ssl_dhparam", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.Take1, Module: "ngx_http_ssl_module", Status: conf.Pending, Planned: sslPlanned, Set: setSSLOnce(func(c *SSLConf) *conf.Setting[string] { return &c.DHParam })},
+	{Name: "ssl_client_certificate", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.Take1, Module: "ngx_http_ssl_module", Status: conf.Pending, Planned: sslPlanned, Set: setSSLOnce(func(c *SSLConf) *conf.Setting[string] { return &c.ClientCertificate })},
+	{Name: "ssl_trusted_certificate", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.Take1, Module: "ngx_http_ssl_module", Status: conf.Pending, Planned: sslPlanned, Set: setSSLOnce(func(c *SSLConf) *conf.Setting[string] { return &c.TrustedCertificate })},
 }
 
 const sslPlanned = "TLS (not filed yet)"

@@ -14,10 +14,7 @@ import (
 // on Debian (Linux, epoll, threads, no file AIO), with its messages.
 
 // checkUse is ngx_event_use: only the event methods Debian's nginx has.
-func checkUse(s *conf.Scope, d *parser.Directive) error {
-	if err := s.Once(d); err != nil {
-		return err
-	}
+func checkUse(_ *conf.Scope, d *parser.Directive) error {
 	if d.Args[0].Value != "epoll" {
 		return parser.Errorf(d.End, `invalid event type "%s"`, d.Args[0].Value)
 	}
@@ -48,10 +45,7 @@ func checkDebugConnection(_ *conf.Scope, d *parser.Directive) error {
 
 // checkAio is ngx_http_core_set_aio for a build with threads and without
 // file AIO.
-func checkAio(s *conf.Scope, d *parser.Directive) error {
-	if err := s.Once(d); err != nil {
-		return err
-	}
+func checkAio(_ *conf.Scope, d *parser.Directive) error {
 	switch v := d.Args[0].Value; {
 	case v == "off", v == "threads", strings.HasPrefix(v, "threads="):
 		return nil
@@ -62,10 +56,7 @@ func checkAio(s *conf.Scope, d *parser.Directive) error {
 }
 
 // checkDirectio is ngx_http_core_directio: "off" or an offset.
-func checkDirectio(s *conf.Scope, d *parser.Directive) error {
-	if err := s.Once(d); err != nil {
-		return err
-	}
+func checkDirectio(_ *conf.Scope, d *parser.Directive) error {
 	if d.Args[0].Value == "off" {
 		return nil
 	}
@@ -77,10 +68,7 @@ func checkDirectio(s *conf.Scope, d *parser.Directive) error {
 
 // cacheParams checks "off" or key=value parameters of an open file cache;
 // max is required, and valid names the time parameters.
-func cacheParams(s *conf.Scope, d *parser.Directive, mustHave string, times, numbers []string) error {
-	if err := s.Once(d); err != nil {
-		return err
-	}
+func cacheParams(d *parser.Directive, mustHave string, times, numbers []string) error {
 	if d.Args[0].Value == "off" && len(d.Args) == 1 {
 		return nil
 	}
@@ -128,21 +116,18 @@ func contains(list []string, s string) bool {
 }
 
 // checkOpenFileCache is ngx_http_core_open_file_cache.
-func checkOpenFileCache(s *conf.Scope, d *parser.Directive) error {
-	return cacheParams(s, d, `the "max"`, []string{"inactive"}, nil)
+func checkOpenFileCache(_ *conf.Scope, d *parser.Directive) error {
+	return cacheParams(d, `the "max"`, []string{"inactive"}, nil)
 }
 
 // checkOpenLogFileCache is ngx_http_log_open_file_cache.
-func checkOpenLogFileCache(s *conf.Scope, d *parser.Directive) error {
-	return cacheParams(s, d, `"max"`, []string{"inactive", "valid"}, []string{"min_uses"})
+func checkOpenLogFileCache(_ *conf.Scope, d *parser.Directive) error {
+	return cacheParams(d, `"max"`, []string{"inactive", "valid"}, []string{"min_uses"})
 }
 
 // checkTempPath is ngx_conf_set_path_slot: a path and up to three
 // directory levels of 1 or more characters.
-func checkTempPath(s *conf.Scope, d *parser.Directive) error {
-	if err := s.Once(d); err != nil {
-		return err
-	}
+func checkTempPath(_ *conf.Scope, d *parser.Directive) error {
 	for _, a := range d.Args[1:] {
 		if n, err := conf.ParseNumber(a.Value); err != nil || n == 0 {
 			return conf.Tail("invalid value")
@@ -168,10 +153,7 @@ func checkZone(_ *conf.Scope, d *parser.Directive) error {
 }
 
 // checkWorkerPriority is ngx_set_priority: a number, maybe negative.
-func checkWorkerPriority(s *conf.Scope, d *parser.Directive) error {
-	if err := s.Once(d); err != nil {
-		return err
-	}
+func checkWorkerPriority(_ *conf.Scope, d *parser.Directive) error {
 	if _, err := conf.ParseNumber(strings.TrimPrefix(d.Args[0].Value, "-")); err != nil {
 		return conf.Tail("invalid number")
 	}
@@ -179,10 +161,7 @@ func checkWorkerPriority(s *conf.Scope, d *parser.Directive) error {
 }
 
 // checkWorkerCPUAffinity is ngx_set_cpu_affinity: "auto" and bit masks.
-func checkWorkerCPUAffinity(s *conf.Scope, d *parser.Directive) error {
-	if err := s.Once(d); err != nil {
-		return err
-	}
+func checkWorkerCPUAffinity(_ *conf.Scope, d *parser.Directive) error {
 	args := d.Args
 	if args[0].Value == "auto" {
 		args = args[1:]

@@ -89,6 +89,10 @@ type Command struct {
 	Module string
 	// Planned names the issue that brings a Pending directive.
 	Planned string
+	// Once says the directive may appear once per block; a second one is
+	// nginx's `"x" directive is duplicate`. (nginx's setters make this
+	// check; declaring it here keeps it out of every Set function.)
+	Once bool
 	// Since is the nginx release that added the directive, when it is
 	// later than 1.22, the reference binary (which does not know it).
 	Since string
@@ -115,7 +119,7 @@ type Scope struct {
 	// checks nginx makes when a block is parsed; errors point at its "}".
 	Done func() error
 
-	seen map[string]bool // directives Check has seen in this block
+	seen map[string]bool // the Once directives met in this block
 }
 
 // Child returns a scope for a block opened by d.

@@ -115,12 +115,9 @@ func StrSlot(f Field[string]) func(*Scope, *parser.Directive) error {
 
 // Check is the Set of a directive whose value edge does not keep (tuning)
 // or does not model yet (pending): it checks the arguments the way nginx's
-// slot of that kind does, duplicates included, and drops them.
+// slot of that kind does, and drops them.
 func Check(kind Kind) func(*Scope, *parser.Directive) error {
 	return func(s *Scope, d *parser.Directive) error {
-		if err := s.Once(d); err != nil {
-			return err
-		}
 		var err error
 		switch kind {
 		case KindFlag:
@@ -146,24 +143,11 @@ func Check(kind Kind) func(*Scope, *parser.Directive) error {
 	}
 }
 
-// Once reports nginx's "is duplicate" for the second d.Name in a block.
-func (s *Scope) Once(d *parser.Directive) error {
-	if s.seen[d.Name] {
-		return ErrDuplicate
-	}
-	if s.seen == nil {
-		s.seen = map[string]bool{}
-	}
-	s.seen[d.Name] = true
-	return nil
-}
-
 // Kind is how Check checks a directive's arguments.
 type Kind uint8
 
 const (
-	KindOnce Kind = iota // any text, once per block
-	KindFlag             // on|off (ngx_conf_set_flag_slot)
+	KindFlag Kind = iota // on|off (ngx_conf_set_flag_slot)
 	KindSize             // ngx_conf_set_size_slot
 	KindMsec             // ngx_conf_set_msec_slot
 	KindSec              // ngx_conf_set_sec_slot
@@ -172,12 +156,9 @@ const (
 )
 
 // Enum is ngx_conf_set_enum_slot for a value edge does not keep: one of
-// values, in any case, once per block.
+// values, in any case.
 func Enum(values ...string) func(*Scope, *parser.Directive) error {
 	return func(s *Scope, d *parser.Directive) error {
-		if err := s.Once(d); err != nil {
-			return err
-		}
 		return oneOf(d, d.Args[0].Value, values)
 	}
 }

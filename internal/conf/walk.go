@@ -104,6 +104,15 @@ func (w *walker) handle(d *parser.Directive, s *Scope) error {
 	if c.Status == Unsupported {
 		return parser.Errorf(d.End, `"%s" directive is not supported`, d.Name)
 	}
+	if c.Once {
+		if s.seen[d.Name] {
+			return wrap(c, d, ErrDuplicate)
+		}
+		if s.seen == nil {
+			s.seen = map[string]bool{}
+		}
+		s.seen[d.Name] = true
+	}
 	if c.Status == Pending {
 		w.pending = append(w.pending, Use{Dir: d, Cmd: c})
 	}
