@@ -77,6 +77,9 @@ func (r *reader) expand(dirs *[]*Directive, by *Directive) error {
 				err := r.expand(&d.Block, by)
 				out = append(out, d)
 				if err != nil {
+					// nginx stopped reading inside this block: its "}"
+					// was never seen, so no end-of-block check runs.
+					d.Close = Pos{}
 					*dirs = out
 					return err
 				}

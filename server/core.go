@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -331,9 +332,28 @@ func openLimitExcept(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	return s.Child(conf.HTTPLmt, d, &level{main: l.main, http: l.http, srv: l.srv, loc: newLocationConf(matchNone), in: l.in}), nil
 }
 
+// openUpstream makes the checks of ngx_http_upstream on a block whose
+// model arrives with issue #6: a unique name and at least one server.
 func openUpstream(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	l := lv(s)
-	return s.Child(conf.HTTPUps, d, l), nil
+	name := d.Args[0].Value
+	if l.http.upstreams[name] {
+		return nil, parser.Errorf(d.End, `duplicate upstream "%s"`, name)
+	}
+	if l.http.upstreams == nil {
+		l.http.upstreams = map[string]bool{}
+	}
+	l.http.upstreams[name] = true
+	child := s.Child(conf.HTTPUps, d, l)
+	child.Done = func() error {
+		for _, c := range d.Block {
+			if c.Name == "server" {
+				return nil
+			}
+		}
+		return errors.New("no servers are inside upstream")
+	}
+	return child, nil
 }
 
 // setUser follows ngx_set_user: the user and group must exist when edge

@@ -43,6 +43,7 @@ type HTTPConf struct {
 	SSL SSLConf
 	// LogFormats names the log_format definitions.
 	LogFormats map[string]bool
+	upstreams  map[string]bool // upstream names, unique as in nginx
 }
 
 // ServerConf is server {} in http.
