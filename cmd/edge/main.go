@@ -16,6 +16,7 @@ import (
 
 	confd "edge/conf.d"
 	"edge/internal/conf"
+	"edge/internal/errlog"
 	"edge/parser"
 	"edge/server"
 )
@@ -69,6 +70,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
+	rep := &reporter{stderr: stderr}
+	if o.errorLog != "" && o.errorLog != "stderr" {
+		path := o.errorLog
+		if !filepath.IsAbs(path) {
+			path = prefix + path
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			fmt.Fprintf(stderr, "edge: [alert] could not open error log file: open() \"%s\" failed%s\n", path, parser.Errno(err))
+		} else {
+			defer f.Close()
+			rep.log = &errlog.Logger{W: f}
+		}
+	}
 	confFile := o.confFile
 	builtin := false
 	if confFile == "" {
@@ -87,25 +102,40 @@ func run(args []string, stdout, stderr io.Writer) int {
 	t := newTable()
 	m, tree, err := server.LoadBytes(t, name, data, prefix, confPrefix(name, builtin), []byte(o.global))
 	if o.test || o.dump {
-		return check(o, name, tree, m, err, stdout, stderr)
+		return check(o, name, tree, m, err, stdout, rep)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "edge: [emerg] %v\n", err)
+		rep.emerg(err)
 		return 1
 	}
 	rt, err := server.Compile(m)
 	if err != nil {
-		fmt.Fprintf(stderr, "edge: [emerg] %v\n", err)
+		rep.emerg(err)
 		return 1
 	}
 	runtime.GOMAXPROCS(m.Procs())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
 	defer stop()
 	if err := rt.Serve(ctx); err != nil {
-		fmt.Fprintf(stderr, "edge: [emerg] %v\n", err)
+		rep.emerg(err)
 		return 1
 	}
 	return 0
+}
+
+// reporter tells the operator about a failed start, as nginx does before
+// its configured error log is open: on stderr, and in the -e file if one
+// was given.
+type reporter struct {
+	stderr io.Writer
+	log    *errlog.Logger // nil without -e FILE
+}
+
+func (r *reporter) emerg(err error) {
+	fmt.Fprintf(r.stderr, "edge: [emerg] %v\n", err)
+	if r.log != nil {
+		r.log.Log(errlog.Emerg, "%v", err)
+	}
 }
 
 // confPrefix is the directory relative includes resolve against: the main
@@ -122,12 +152,13 @@ func confPrefix(name string, builtin bool) string {
 func newTable() *conf.Table { return server.Table() }
 
 // check is -t and -T: nginx's two lines, or the error, and the dump.
-func check(o options, name string, tree *parser.Config, m *server.MainConf, err error, stdout, stderr io.Writer) int {
+func check(o options, name string, tree *parser.Config, m *server.MainConf, err error, stdout io.Writer, rep *reporter) int {
+	stderr := rep.stderr
 	if err == nil {
 		err = server.Check(m)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "edge: [emerg] %v\n", err)
+		rep.emerg(err)
 		fmt.Fprintf(stderr, "edge: configuration file %s test failed\n", name)
 		return 1
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -189,5 +190,25 @@ func TestBuiltinConfig(t *testing.T) {
 	}
 	if got := rt.Addresses(); len(got) != 1 || got[0] != "127.0.0.1:8080" {
 		t.Errorf("built-in config listens on %v", got)
+	}
+}
+
+// -e names a file (relative to the prefix) that gets the errors in
+// nginx's error log format, besides stderr.
+func TestErrorLogFlag(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "bad.conf")
+	os.WriteFile(conf, []byte("events {}\nfoo;\n"), 0o644)
+	code, _, stderr := edgeRun(t, "-t", "-p", dir, "-e", "error.log", "-c", conf)
+	if code != 1 || !strings.Contains(stderr, `edge: [emerg] unknown directive "foo" in `+conf+":2") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+	if !regexp.MustCompile(`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[emerg\] \d+#\d+: unknown directive "foo" in ` + regexp.QuoteMeta(conf) + `:2\n$`).Match(data) {
+		t.Errorf("error.log: %q", data)
+	}
+	code, _, stderr = edgeRun(t, "-t", "-p", dir, "-e", "/nonexistent-edge/error.log", "-c", conf)
+	if code != 1 || !strings.HasPrefix(stderr, `edge: [alert] could not open error log file: open() "/nonexistent-edge/error.log" failed (2: No such file or directory)`) {
+		t.Errorf("unopenable -e: %s", stderr)
 	}
 }

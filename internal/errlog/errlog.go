@@ -1,0 +1,50 @@
+// Package errlog writes nginx's error log line:
+//
+//	2026/11/25 10:28:18 [emerg] 2709#2709: message
+//
+// Log tools (fail2ban filters, alerting) parse this format, so edge keeps
+// it. tid is the pid: Go has no thread id worth printing. Levels, their
+// filtering and reopening on SIGUSR1 arrive with the error_log directive
+// (issue #4); this package owns the format.
+package errlog
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// Level is an nginx log level.
+type Level int
+
+const (
+	Emerg Level = iota
+	Alert
+	Crit
+	Error
+	Warn
+	Notice
+	Info
+	Debug
+)
+
+var names = [...]string{"emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"}
+
+func (l Level) String() string { return names[l] }
+
+// Logger writes error log lines to W. Now is the clock; nil is time.Now.
+type Logger struct {
+	W   io.Writer
+	Now func() time.Time
+}
+
+// Log writes one line at level.
+func (l *Logger) Log(level Level, format string, args ...any) {
+	now := time.Now
+	if l.Now != nil {
+		now = l.Now
+	}
+	pid := os.Getpid()
+	fmt.Fprintf(l.W, "%s [%s] %d#%d: %s\n", now().Format("2006/01/02 15:04:05"), level, pid, pid, fmt.Sprintf(format, args...))
+}
