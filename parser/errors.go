@@ -2,6 +2,10 @@ package parser
 
 import "fmt"
 
+// CommandLine is the file name of directives given with -g, as nginx
+// calls them.
+const CommandLine = "command line"
+
 // Error is a configuration error with nginx's wording and the place nginx
 // would name.
 type Error struct {
@@ -15,7 +19,8 @@ func (e *Error) Error() string {
 	if e.Pos.File == "" {
 		return e.Msg
 	}
-	if e.Pos.Line == 0 {
+	if e.Pos.Line == 0 || e.Pos.File == CommandLine {
+		// nginx names no line in -g directives.
 		return e.Msg + " in " + e.Pos.File
 	}
 	return fmt.Sprintf("%s in %s:%d", e.Msg, e.Pos.File, e.Pos.Line)

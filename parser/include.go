@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,10 +30,9 @@ func ParseBytes(path string, data []byte, confPrefix string, pre []byte) (*Confi
 	}
 	r := &reader{prefix: confPrefix, cfg: &Config{}}
 	if len(pre) > 0 {
-		dirs, err := parseFile("command line", pre)
+		dirs, err := parseFile(CommandLine, pre)
 		r.cfg.Directives = dirs
 		if err != nil {
-			err.Pos = Pos{File: "command line"}
 			return r.cfg, err
 		}
 		if err := r.expand(&r.cfg.Directives, nil); err != nil {
@@ -109,14 +109,13 @@ func (r *reader) include(d *Directive) ([]*Directive, error) {
 	}
 	name := d.Args[0].Value
 	if !filepath.IsAbs(name) {
-		name = filepath.Join(r.prefix, name)
+		// Joined, not cleaned: nginx opens (and names) the path as
+		// written, "a/../b" included.
+		name = strings.TrimSuffix(r.prefix, "/") + "/" + name
 	}
 	files := []string{name}
 	if strings.ContainsAny(name, "*?[") {
-		var err error
-		if files, err = glob(name); err != nil {
-			return nil, Errorf(d.End, `glob() "%s" failed (%v)`, name, err)
-		}
+		files = glob(name)
 	}
 	var out []*Directive
 	for _, f := range files {
@@ -155,21 +154,31 @@ func (r *reader) addFile(path string, data []byte) {
 	r.cfg.Files = append(r.cfg.Files, File{Path: path, Data: data})
 }
 
-// glob matches like glob(3) as nginx calls it: sorted, no match is not an
-// error, and "*" does not match a leading dot.
-func glob(pattern string) ([]string, error) {
+// glob matches like glob(3) as nginx calls it: no match is not an error,
+// the paths are sorted as whole strings, a wildcard does not match a
+// leading dot in any part of the path, and a malformed pattern ("[") is
+// taken literally.
+func glob(pattern string) []string {
 	matches, err := filepath.Glob(pattern)
 	if err != nil {
-		return nil, err
+		if _, err := os.Stat(pattern); err == nil {
+			return []string{pattern}
+		}
+		return nil
 	}
+	parts := strings.Split(pattern, "/")
 	out := matches[:0]
+next:
 	for _, m := range matches {
-		if strings.HasPrefix(filepath.Base(m), ".") && !strings.HasPrefix(filepath.Base(pattern), ".") {
-			continue
+		for i, part := range strings.Split(m, "/") {
+			if i < len(parts) && strings.HasPrefix(part, ".") && !strings.HasPrefix(parts[i], ".") {
+				continue next
+			}
 		}
 		out = append(out, m)
 	}
-	return out, nil
+	sort.Strings(out)
+	return out
 }
 
 // openFailed words a failed open like nginx: open() "path" failed (2: No

@@ -69,10 +69,30 @@ type tokenizer struct {
 	// stops at a tokBad.
 	err     *lexer.Token
 	emitted int // tokens returned, EOF or error included
+	// param is set for -g directives, whose end nginx words differently.
+	param bool
 }
 
+// confBuffer is nginx's NGX_CONF_BUFFER: a word, quoted string or comment
+// must fit in it.
+const confBuffer = 4096
+
 func newLexer(file string, data []byte) *tokenizer {
-	return &tokenizer{file: file, data: data, line: 1, col: 1}
+	return &tokenizer{file: file, data: data, line: 1, col: 1, param: file == CommandLine}
+}
+
+// tooLong reports whether a token that started at start fills nginx's
+// buffer before it ends: nginx would need to read past it.
+func (t *tokenizer) tooLong(start int) bool {
+	return t.pos-start >= confBuffer && t.pos < len(t.data)
+}
+
+// eof is the error for a file that ends in the middle of a directive.
+func (t *tokenizer) eof() lexer.Token {
+	if t.param {
+		return t.bad(`unexpected end of parameter, expecting ";"`)
+	}
+	return t.bad(`unexpected end of file, expecting ";" or "}"`)
 }
 
 func (t *tokenizer) position(offset, line, col int) lexer.Position {
@@ -142,7 +162,7 @@ func (t *tokenizer) scan() lexer.Token {
 	for {
 		if t.pos >= len(t.data) {
 			if t.pending {
-				return t.bad(`unexpected end of file, expecting ";" or "}"`)
+				return t.eof()
 			}
 			return lexer.EOFToken(t.position(t.pos, t.line, t.col))
 		}
@@ -152,7 +172,11 @@ func (t *tokenizer) scan() lexer.Token {
 			continue
 		}
 		if ch == '#' {
+			start, line := t.pos, t.line
 			for t.pos < len(t.data) && t.data[t.pos] != '\n' {
+				if t.tooLong(start) {
+					return t.tooLongError(start, line)
+				}
 				t.advance()
 			}
 			continue
@@ -181,10 +205,13 @@ func (t *tokenizer) scan() lexer.Token {
 func (t *tokenizer) word(start, line, col int) lexer.Token {
 	variable := false
 	for t.pos < len(t.data) {
+		if t.tooLong(start) {
+			return t.tooLongError(start, line)
+		}
 		ch := t.data[t.pos]
 		if ch == '{' && variable {
+			// nginx keeps its flag here, so "${{" goes on too.
 			t.advance()
-			variable = false
 			continue
 		}
 		variable = false
@@ -208,7 +235,7 @@ func (t *tokenizer) word(start, line, col int) lexer.Token {
 	if t.pos >= len(t.data) {
 		// nginx only completes a word when it sees its terminator: a word
 		// cut by the end of the file is an error, not an argument.
-		return t.bad(`unexpected end of file, expecting ";" or "}"`)
+		return t.eof()
 	}
 	return lexer.Token{Type: tokWord, Value: unescape(t.data[start:t.pos]), Pos: t.position(start, line, col)}
 }
@@ -219,7 +246,11 @@ func (t *tokenizer) quoted(q byte, start, line, col int) lexer.Token {
 	body := t.pos
 	for {
 		if t.pos >= len(t.data) {
-			return t.bad(`unexpected end of file, expecting ";" or "}"`)
+			return t.eof()
+		}
+		if t.tooLong(body) {
+			return lexer.Token{Type: tokBad, Pos: t.position(start, line, col),
+				Value: `too long parameter, probably missing terminating "` + string(q) + `" character`}
 		}
 		ch := t.advance()
 		if ch == '\\' {
@@ -238,11 +269,17 @@ func (t *tokenizer) quoted(q byte, start, line, col int) lexer.Token {
 		// ")" may follow a quote directly: if ($a ~ "x") {…}
 		if !isSpace(ch) && ch != ';' && ch != '{' && ch != ')' {
 			t.advance()
-			t.pending = true
 			return t.bad(`unexpected "` + string(ch) + `"`)
 		}
 	}
 	return tok
+}
+
+// tooLongError is nginx's message for a word or comment that does not fit
+// its buffer, at the line where it started.
+func (t *tokenizer) tooLongError(start, line int) lexer.Token {
+	return lexer.Token{Type: tokBad, Pos: t.position(start, line, 1),
+		Value: `too long parameter "` + string(t.data[start:start+10]) + `..." started`}
 }
 
 func (t *tokenizer) bad(msg string) lexer.Token {

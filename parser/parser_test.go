@@ -90,7 +90,7 @@ func TestCommandLine(t *testing.T) {
 		t.Errorf("first directive = %q, want the -g directives first", got)
 	}
 	_, err = Parse("testdata/include/nested/nginx.conf", "", []byte("daemon off"))
-	if err == nil || err.Error() != `unexpected end of file, expecting ";" or "}" in command line` {
+	if err == nil || err.Error() != `unexpected end of parameter, expecting ";" in command line` {
 		t.Errorf("error = %v", err)
 	}
 	_, err = Parse("testdata/nothere.conf", "", nil)

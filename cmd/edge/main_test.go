@@ -168,7 +168,7 @@ func TestPrefixAndGlobal(t *testing.T) {
 		t.Errorf("-g must come first: %s", stderr)
 	}
 	code, _, stderr = edgeRun(t, "-t", "-p", dir, "-c", "conf/nginx.conf", "-g", "worker_processes 1")
-	if code != 1 || !strings.Contains(stderr, `unexpected end of file, expecting ";" or "}" in command line`) {
+	if code != 1 || !strings.Contains(stderr, `unexpected end of parameter, expecting ";" in command line`) {
 		t.Errorf("-g error: %s", stderr)
 	}
 	// Without -c and without a file under the prefix, -t has nothing to test.
