@@ -31,8 +31,8 @@ func printDirs(b *strings.Builder, dirs []*Directive, indent string) {
 	}
 }
 
-// NeedsQuotes reports whether v cannot be written as a bare word.
-func NeedsQuotes(v string) bool {
+// needsQuotes reports whether v cannot be written as a bare word.
+func needsQuotes(v string) bool {
 	if v == "" {
 		return true
 	}
@@ -54,7 +54,7 @@ func NeedsQuotes(v string) bool {
 }
 
 func quoteArg(v string, quoted bool) string {
-	if !quoted && !NeedsQuotes(v) {
+	if !quoted && !needsQuotes(v) {
 		return v
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)

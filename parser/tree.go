@@ -51,6 +51,7 @@ type File struct {
 // one copy per include site.
 type Config struct {
 	Directives []*Directive
-	// Files lists every file read, main file first, in reading order.
+	// Files lists every file read, each once, in reading order: files
+	// included by -g directives, then the main file and its includes.
 	Files []File
 }

@@ -28,18 +28,14 @@ type level struct {
 
 func lv(s *conf.Scope) *level                           { return s.Conf.(*level) }
 func locOf(s *conf.Scope) *LocationConf                 { return lv(s).loc }
-func mainOf(s *conf.Scope) *MainConf                    { return s.Conf.(*MainConf) }
 func defaultTypeOf(s *conf.Scope) *conf.Setting[string] { return &locOf(s).DefaultType }
 
-const (
-	httpAny    = conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc
-	mainDirect = conf.Main
-)
+const httpAny = conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc
 
 // CoreCommands are the directives of nginx's core, events and http core
 // modules that edge implements.
 var CoreCommands = []conf.Command{
-	{Name: "worker_processes", Once: true, Type: mainDirect | conf.Take1, Module: "ngx_core_module", Set: setWorkerProcesses},
+	{Name: "worker_processes", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Set: setWorkerProcesses},
 	{Name: "events", Once: true, Type: conf.Main | conf.Block | conf.NoArgs, Module: "ngx_events_module", Open: openEvents},
 	{Name: "worker_connections", Once: true, Type: conf.Events | conf.Take1, Module: "ngx_event_core_module", Status: conf.Tuning, Set: setWorkerConnections},
 	{Name: "http", Once: true, Type: conf.Main | conf.Block | conf.NoArgs, Module: "ngx_http_module", Open: openHTTP},

@@ -5,16 +5,11 @@ import (
 	"edge/parser"
 )
 
-// Load reads the configuration at path with its includes, checks every
-// directive against the table and returns the typed model and the files
-// read. prefix is nginx's -p; confPrefix resolves relative includes
+// Load reads the configuration at path (or data, when not nil) with its
+// includes, checks every directive against the table and returns the typed
+// model and the files read. prefix is nginx's -p; confPrefix resolves relative includes
 // (empty: path's directory); pre holds -g directives.
-func Load(t *conf.Table, path, prefix, confPrefix string, pre []byte) (*MainConf, *parser.Config, error) {
-	return LoadBytes(t, path, nil, prefix, confPrefix, pre)
-}
-
-// LoadBytes is Load with the main file's contents given (nil: read path).
-func LoadBytes(t *conf.Table, path string, data []byte, prefix, confPrefix string, pre []byte) (*MainConf, *parser.Config, error) {
+func Load(t *conf.Table, path string, data []byte, prefix, confPrefix string, pre []byte) (*MainConf, *parser.Config, error) {
 	tree, perr := parser.ParseBytes(path, data, confPrefix, pre)
 	m := &MainConf{Prefix: prefix}
 	top := &conf.Scope{Context: conf.Main, Conf: m}

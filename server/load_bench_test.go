@@ -38,7 +38,7 @@ func BenchmarkLoad10kServers(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		m, _, err := LoadBytes(t, "bench.conf", data, b.TempDir(), ".", nil)
+		m, _, err := Load(t, "bench.conf", data, b.TempDir(), ".", nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -21,7 +21,8 @@ var LogCommands = []conf.Command{
 // logLevels are nginx's, lowest first.
 var logLevels = []string{"emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"}
 
-func mainConf(s *conf.Scope) *MainConf {
+// mainOf finds the main configuration from any scope.
+func mainOf(s *conf.Scope) *MainConf {
 	if m, ok := s.Conf.(*MainConf); ok {
 		return m
 	}
@@ -43,7 +44,7 @@ func setErrorLog(s *conf.Scope, d *parser.Directive) error {
 			return parser.Errorf(d.End, `invalid log level "%s"`, d.Args[1].Value)
 		}
 	}
-	mainConf(s).addLogFile(d.Args[0].Value)
+	mainOf(s).addLogFile(d.Args[0].Value)
 	return nil
 }
 
@@ -85,7 +86,7 @@ func setAccessLog(s *conf.Scope, d *parser.Directive) error {
 		}
 	}
 	if !strings.Contains(path, "$") {
-		mainConf(s).addLogFile(path)
+		mainOf(s).addLogFile(path)
 	}
 	return nil
 }

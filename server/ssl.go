@@ -28,7 +28,6 @@ const sslPlanned = "TLS (not filed yet)"
 // SSLConf is the ssl module's server-level configuration.
 type SSLConf struct {
 	Certificates, Keys []string
-	CertPos            parser.Pos
 	DHParam            conf.Setting[string]
 	ClientCertificate  conf.Setting[string]
 	TrustedCertificate conf.Setting[string]
@@ -44,12 +43,8 @@ func sslOf(s *conf.Scope) *SSLConf {
 
 func setSSLFile(f func(*SSLConf) *[]string) func(*conf.Scope, *parser.Directive) error {
 	return func(s *conf.Scope, d *parser.Directive) error {
-		c := sslOf(s)
-		list := f(c)
+		list := f(sslOf(s))
 		*list = append(*list, d.Args[0].Value)
-		if len(c.Certificates) > 0 && c.CertPos.Line == 0 {
-			c.CertPos = d.End
-		}
 		return nil
 	}
 }
@@ -64,7 +59,7 @@ func setSSLOnce(f func(*SSLConf) *conf.Setting[string]) func(*conf.Scope, *parse
 // keys come as a pair from one level.
 func (c *SSLConf) merge(parent *SSLConf) {
 	if c.Certificates == nil {
-		c.Certificates, c.Keys, c.CertPos = parent.Certificates, parent.Keys, parent.CertPos
+		c.Certificates, c.Keys = parent.Certificates, parent.Keys
 	}
 	c.DHParam.Merge(parent.DHParam, "")
 	c.ClientCertificate.Merge(parent.ClientCertificate, "")

@@ -75,22 +75,20 @@ func cacheParams(d *parser.Directive, mustHave string, times, numbers []string) 
 	hasMax := false
 	for _, a := range d.Args {
 		key, val, _ := strings.Cut(a.Value, "=")
-		var err error
+		ok := false
 		switch {
 		case key == "max":
 			hasMax = true
-			var n int64
-			if n, err = conf.ParseNumber(val); err == nil && n == 0 {
-				err = errZero
-			}
+			n, err := conf.ParseNumber(val)
+			ok = err == nil && n > 0
 		case contains(times, key):
-			_, err = conf.ParseTime(val, true)
+			_, err := conf.ParseTime(val, true)
+			ok = err == nil
 		case contains(numbers, key):
-			_, err = conf.ParseNumber(val)
-		default:
-			err = errZero
+			_, err := conf.ParseNumber(val)
+			ok = err == nil
 		}
-		if err != nil {
+		if !ok {
 			return parser.Errorf(d.End, `invalid "%s" parameter "%s"`, d.Name, a.Value)
 		}
 	}
@@ -99,12 +97,6 @@ func cacheParams(d *parser.Directive, mustHave string, times, numbers []string) 
 	}
 	return nil
 }
-
-type zeroError struct{}
-
-func (zeroError) Error() string { return "zero" }
-
-var errZero = zeroError{}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -100,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		data, name = confd.Default, confd.DefaultName
 	}
 	t := newTable()
-	m, tree, err := server.LoadBytes(t, name, data, prefix, confPrefix(name, builtin), []byte(o.global))
+	m, tree, err := server.Load(t, name, data, prefix, confPrefix(name, builtin), []byte(o.global))
 	if o.test || o.dump {
 		return check(o, name, tree, m, err, stdout, rep)
 	}

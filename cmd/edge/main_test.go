@@ -180,7 +180,7 @@ func TestPrefixAndGlobal(t *testing.T) {
 // The built-in configuration loads, compiles and serves (see
 // integration/ for the running binary).
 func TestBuiltinConfig(t *testing.T) {
-	m, _, err := server.LoadBytes(newTable(), confd.DefaultName, confd.Default, t.TempDir(), ".", nil)
+	m, _, err := server.Load(newTable(), confd.DefaultName, confd.Default, t.TempDir(), ".", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package conf
 
 import (
 	"strings"
-	"time"
 
 	"edge/parser"
 )
@@ -44,9 +43,6 @@ type Field[T any] func(s *Scope) *Setting[T]
 // FlagSlot is ngx_conf_set_flag_slot.
 func FlagSlot(f Field[bool]) func(*Scope, *parser.Directive) error {
 	return func(s *Scope, d *parser.Directive) error {
-		if f(s).IsSet {
-			return ErrDuplicate
-		}
 		v, err := ParseFlag(d, d.Args[0].Value)
 		if err != nil {
 			return err
@@ -58,49 +54,9 @@ func FlagSlot(f Field[bool]) func(*Scope, *parser.Directive) error {
 // SizeSlot is ngx_conf_set_size_slot.
 func SizeSlot(f Field[int64]) func(*Scope, *parser.Directive) error {
 	return func(s *Scope, d *parser.Directive) error {
-		if f(s).IsSet {
-			return ErrDuplicate
-		}
 		v, err := ParseSize(d.Args[0].Value)
 		if err != nil {
 			return Tail("invalid value")
-		}
-		return f(s).Put(v, d)
-	}
-}
-
-// MsecSlot is ngx_conf_set_msec_slot; SecSlot is ngx_conf_set_sec_slot.
-func MsecSlot(f Field[time.Duration]) func(*Scope, *parser.Directive) error {
-	return timeSlot(f, false)
-}
-
-// SecSlot is ngx_conf_set_sec_slot: milliseconds are refused.
-func SecSlot(f Field[time.Duration]) func(*Scope, *parser.Directive) error {
-	return timeSlot(f, true)
-}
-
-func timeSlot(f Field[time.Duration], seconds bool) func(*Scope, *parser.Directive) error {
-	return func(s *Scope, d *parser.Directive) error {
-		if f(s).IsSet {
-			return ErrDuplicate
-		}
-		v, err := ParseTime(d.Args[0].Value, seconds)
-		if err != nil {
-			return Tail("invalid value")
-		}
-		return f(s).Put(v, d)
-	}
-}
-
-// NumSlot is ngx_conf_set_num_slot.
-func NumSlot(f Field[int64]) func(*Scope, *parser.Directive) error {
-	return func(s *Scope, d *parser.Directive) error {
-		if f(s).IsSet {
-			return ErrDuplicate
-		}
-		v, err := ParseNumber(d.Args[0].Value)
-		if err != nil {
-			return Tail("invalid number")
 		}
 		return f(s).Put(v, d)
 	}
@@ -125,6 +81,8 @@ func Check(kind Kind) func(*Scope, *parser.Directive) error {
 			return err
 		case KindSize:
 			_, err = ParseSize(d.Args[0].Value)
+		case KindOffset:
+			_, err = ParseOffset(d.Args[0].Value)
 		case KindMsec:
 			_, err = ParseTime(d.Args[0].Value, false)
 		case KindSec:
@@ -147,12 +105,13 @@ func Check(kind Kind) func(*Scope, *parser.Directive) error {
 type Kind uint8
 
 const (
-	KindFlag Kind = iota // on|off (ngx_conf_set_flag_slot)
-	KindSize             // ngx_conf_set_size_slot
-	KindMsec             // ngx_conf_set_msec_slot
-	KindSec              // ngx_conf_set_sec_slot
-	KindNum              // ngx_conf_set_num_slot
-	KindBufs             // "number size", ngx_conf_set_bufs_slot
+	KindFlag   Kind = iota // on|off (ngx_conf_set_flag_slot)
+	KindSize               // ngx_conf_set_size_slot
+	KindOffset             // ngx_conf_set_off_slot
+	KindMsec               // ngx_conf_set_msec_slot
+	KindSec                // ngx_conf_set_sec_slot
+	KindNum                // ngx_conf_set_num_slot
+	KindBufs               // "number size", ngx_conf_set_bufs_slot
 )
 
 // Enum is ngx_conf_set_enum_slot for a value edge does not keep: one of

@@ -12,30 +12,30 @@ import (
 
 var errInvalid = errors.New("invalid value")
 
-// ParseSize reads a size as ngx_parse_size does: a number of bytes with an
-// optional k, m or g (either case).
-func ParseSize(s string) (int64, error) {
-	return parseScaled(s, "kKmMgG")
-}
+// ParseSize reads a size as ngx_parse_size does: a number of bytes with
+// an optional k or m (either case).
+func ParseSize(s string) (int64, error) { return parseScaled(s, false) }
 
-// ParseOffset reads a file offset (ngx_parse_offset): the same units.
-func ParseOffset(s string) (int64, error) { return ParseSize(s) }
+// ParseOffset reads a file offset as ngx_parse_offset does: a size that
+// may also end in g.
+func ParseOffset(s string) (int64, error) { return parseScaled(s, true) }
 
-func parseScaled(s, units string) (int64, error) {
+func parseScaled(s string, giga bool) (int64, error) {
 	if s == "" {
 		return 0, errInvalid
 	}
 	scale := int64(1)
-	switch last := s[len(s)-1]; {
-	case strings.IndexByte(units, last) >= 0:
-		switch last | 0x20 {
-		case 'k':
-			scale = 1 << 10
-		case 'm':
-			scale = 1 << 20
-		case 'g':
+	switch s[len(s)-1] {
+	case 'k', 'K':
+		scale = 1 << 10
+	case 'm', 'M':
+		scale = 1 << 20
+	case 'g', 'G':
+		if giga {
 			scale = 1 << 30
 		}
+	}
+	if scale > 1 {
 		s = s[:len(s)-1]
 	}
 	n, err := parseInt(s)
@@ -65,75 +65,116 @@ func parseInt(s string) (int64, error) {
 // ParseNumber reads a non-negative integer like ngx_atoi.
 func ParseNumber(s string) (int64, error) { return parseInt(s) }
 
-// ParseTime reads a time as nginx 1.22's ngx_parse_time does: numbers
-// with units in decreasing order, each at most once, with or without
-// spaces ("1h30m", "1h 30m"); a bare number is seconds and must come last.
-// With seconds set (nginx's sec slots) "ms" is refused; without it (msec
-// slots) years and months are.
+// ParseTime is a port of nginx 1.22's ngx_parse_time: numbers with the
+// units y M w d h m s ms in decreasing order, each at most once, with or
+// without spaces ("1h30m", "1h 30m"); a bare number is seconds. With
+// seconds set (nginx's sec slots) "ms" is refused; without it (msec slots)
+// years and months are. Durations past Go's 292 years are capped.
 func ParseTime(s string, seconds bool) (time.Duration, error) {
-	const bare = 9
-	step := 0
+	const (
+		stStart = iota
+		stYear
+		stMonth
+		stWeek
+		stDay
+		stHour
+		stMin
+		stSec
+		stMsec
+		stLast
+	)
+	step := stStart
 	if !seconds {
-		step = 2 // ngx_parse_time starts msec parsing at st_month
+		step = stMonth
 	}
-	var total time.Duration
+	var value, total int64
 	valid := false
-	for i := 0; i < len(s); {
-		if s[i] == ' ' {
-			i++
+	for p := 0; p < len(s); {
+		c := s[p]
+		if c >= '0' && c <= '9' {
+			if value > (math.MaxInt64-int64(c-'0'))/10 {
+				return 0, errInvalid
+			}
+			value = value*10 + int64(c-'0')
+			valid = true
+			p++
 			continue
 		}
-		j := i
-		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			j++
-		}
-		n, err := parseInt(s[i:j])
-		if err != nil {
-			return 0, errInvalid
-		}
-		rank, unit := bare, time.Second
-		if j < len(s) && s[j] != ' ' {
-			switch {
-			case strings.HasPrefix(s[j:], "ms"):
-				rank, unit = 8, time.Millisecond
-				j++
-			default:
-				switch s[j] {
-				case 'y':
-					rank, unit = 1, 365*24*time.Hour
-				case 'M':
-					rank, unit = 2, 30*24*time.Hour
-				case 'w':
-					rank, unit = 3, 7*24*time.Hour
-				case 'd':
-					rank, unit = 4, 24*time.Hour
-				case 'h':
-					rank, unit = 5, time.Hour
-				case 'm':
-					rank, unit = 6, time.Minute
-				case 's':
-					rank, unit = 7, time.Second
-				default:
+		p++
+		var scale int64
+		next := 0
+		switch c {
+		case 'y':
+			next, scale = stYear, 365*24*3600
+		case 'M':
+			next, scale = stMonth, 30*24*3600
+		case 'w':
+			next, scale = stWeek, 7*24*3600
+		case 'd':
+			next, scale = stDay, 24*3600
+		case 'h':
+			next, scale = stHour, 3600
+		case 'm':
+			if p < len(s) && s[p] == 's' {
+				if seconds {
 					return 0, errInvalid
 				}
+				p++
+				next, scale = stMsec, 1
+				break
 			}
-			j++
-		}
-		if rank == 8 && seconds || rank != bare && step >= rank || step == bare {
+			next, scale = stMin, 60
+		case 's':
+			next, scale = stSec, 1
+		case ' ':
+			if step >= stSec {
+				return 0, errInvalid
+			}
+			next, scale = stLast, 1
+		default:
 			return 0, errInvalid
 		}
-		step = rank
-		if n > math.MaxInt32 {
+		if c != ' ' && step >= next {
 			return 0, errInvalid
 		}
-		total += time.Duration(n) * unit
-		valid = true
-		i = j
+		step = next
+		if step != stMsec && !seconds {
+			scale *= 1000
+		}
+		if value > math.MaxInt64/scale {
+			return 0, errInvalid
+		}
+		value *= scale
+		if total > math.MaxInt64-value {
+			return 0, errInvalid
+		}
+		total += value
+		value = 0
+		for p < len(s) && s[p] == ' ' {
+			p++
+		}
 	}
 	if !valid {
 		return 0, errInvalid
 	}
-	return total, nil
+	if !seconds {
+		if value > math.MaxInt64/1000 {
+			return 0, errInvalid
+		}
+		value *= 1000
+	}
+	if total > math.MaxInt64-value {
+		return 0, errInvalid
+	}
+	total += value
+	unit := time.Millisecond
+	if seconds {
+		unit = time.Second
+	}
+	if total > int64(math.MaxInt64/unit) {
+		return math.MaxInt64, nil
+	}
+	return time.Duration(total) * unit, nil
 }
 
 // ParseFlag reads on or off, in any case, or returns nginx's message.

@@ -26,6 +26,12 @@ func TestParseTime(t *testing.T) {
 		{"1s1s", false, -1},
 		{"1x", false, -1},
 		{"5 1s", false, -1},
+		{"1 2", false, 3 * time.Second},
+		{" 1h", false, -1},
+		{"3000000000", true, 3000000000 * time.Second},
+		{"100y", true, 100 * 365 * 24 * time.Hour},
+		{"1000y", true, 1<<63 - 1},
+		{"1ms 1s", false, -1},
 		{"", false, -1},
 		{"s", false, -1},
 		{"-1", false, -1},
@@ -42,8 +48,8 @@ func TestParseTime(t *testing.T) {
 
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{
-		"0": 0, "512": 512, "512k": 512 << 10, "10m": 10 << 20, "10M": 10 << 20, "1g": 1 << 30, "1G": 1 << 30,
-		"": -1, "-1": -1, "10q": -1, "k": -1, "1.5m": -1,
+		"0": 0, "512": 512, "512k": 512 << 10, "10m": 10 << 20, "10M": 10 << 20, "1g": -1,
+		"": -1, "-1": -1, "10q": -1, "k": -1, "1.5m": -1, "99999999999999999999": -1,
 	} {
 		got, err := ParseSize(in)
 		if err != nil {
@@ -51,6 +57,15 @@ func TestParseSize(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("ParseSize(%q) = %d, want %d", in, got, want)
+		}
+	}
+	for in, want := range map[string]int64{"1g": 1 << 30, "1G": 1 << 30, "2m": 2 << 20, "1t": -1} {
+		got, err := ParseOffset(in)
+		if err != nil {
+			got = -1
+		}
+		if got != want {
+			t.Errorf("ParseOffset(%q) = %d, want %d", in, got, want)
 		}
 	}
 }
