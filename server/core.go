@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"edge/internal/conf"
 	"edge/parser"
@@ -91,8 +92,81 @@ func openEvents(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 
 func openHTTP(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	m := mainOf(s)
-	m.HTTP = &HTTPConf{Pos: d.End, Loc: newLocationConf(matchNone)}
-	return s.Child(conf.HTTPMain, d, &level{main: m, http: m.HTTP, loc: m.HTTP.Loc}), nil
+	h := &HTTPConf{Pos: d.End, Loc: newLocationConf(matchNone)}
+	m.HTTP = h
+	child := s.Child(conf.HTTPMain, d, &level{main: m, http: h, loc: h.Loc})
+	child.Done = func() error { return h.finish(m.ConfPrefix) }
+	return child, nil
+}
+
+// finish is what ngx_http_block does once http {} is read, in its order:
+// merge every server and location with the levels above (a server without
+// listen gets nginx's default address), load the certificates
+// (ngx_http_ssl_merge_srv_conf), then find duplicate locations
+// (ngx_http_init_locations).
+func (h *HTTPConf) finish(confPrefix string) error {
+	for _, srv := range h.Servers {
+		mergeLocation(srv.Loc, h.Loc)
+		for _, loc := range srv.Locations {
+			mergeLocation(loc, srv.Loc)
+		}
+		if len(srv.Listens) == 0 {
+			// nginx listens on *:80 as root and *:8000 otherwise.
+			port := uint16(8000)
+			if os.Geteuid() == 0 {
+				port = 80
+			}
+			ls := Listen{Addr: netip.AddrPortFrom(netip.IPv4Unspecified(), port), Text: "*:" + strconv.Itoa(int(port)), Pos: srv.Pos}
+			if err := h.addListen(srv, ls); err != nil {
+				return err
+			}
+		}
+	}
+	for _, srv := range h.Servers {
+		srv.SSL.merge(&h.SSL)
+		if err := srv.SSL.check(confPrefix); err != nil {
+			return err
+		}
+	}
+	for _, srv := range h.Servers {
+		if err := duplicateLocations(srv.Locations); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mergeLocation(loc, parent *LocationConf) {
+	loc.DefaultType.Merge(parent.DefaultType, "text/plain")
+	for _, in := range loc.Locations {
+		mergeLocation(in, loc)
+	}
+}
+
+// duplicateLocations is the check of ngx_http_join_exact_locations: two
+// exact locations, or two prefix ones (with or without ^~), with the same
+// URI at one level.
+func duplicateLocations(locs []*LocationConf) error {
+	seen := map[string]bool{}
+	for _, l := range locs {
+		key := ""
+		switch l.Match {
+		case MatchExact:
+			key = "=" + l.Path
+		case MatchPrefix, MatchNoRegex:
+			key = "/" + l.Path
+		}
+		if key != "" {
+			if seen[key] {
+				return parser.Errorf(l.Pos, `duplicate location "%s"`, l.Path)
+			}
+			seen[key] = true
+		}
+		if err := duplicateLocations(l.Locations); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func openServer(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
@@ -102,49 +176,166 @@ func openServer(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	return s.Child(conf.HTTPSrv, d, &level{main: l.main, http: l.http, srv: srv, loc: srv.Loc}), nil
 }
 
-// setListen follows ngx_http_core_listen and ngx_parse_url.
+// setListen follows ngx_http_core_listen and ngx_parse_url, and adds each
+// address at once, as ngx_http_add_listen does, with its checks.
 func setListen(s *conf.Scope, d *parser.Directive) error {
-	srv := lv(s).srv
+	l := lv(s)
 	v := d.Args[0].Value
 	ls := Listen{Text: v, Pos: d.End}
+	addrs := []netip.AddrPort{{}}
 	if path, ok := strings.CutPrefix(v, "unix:"); ok {
 		if path == "" {
 			return parser.Errorf(d.End, `no path in the unix domain socket in "%s" of the "listen" directive`, v)
 		}
 		ls.Unix = path
 	} else {
-		ap, err := parseListenAddr(v)
-		if err != "" {
+		var err string
+		if addrs, err = parseListenAddr(v); err != "" {
 			return parser.Errorf(d.End, `%s in "%s" of the "listen" directive`, err, v)
 		}
-		ls.Addr = ap
 	}
 	for _, a := range d.Args[1:] {
-		p := a.Value
-		switch {
-		case p == "default_server" || p == "default":
-			ls.DefaultServer = true
-		case p == "bind" || p == "deferred" || p == "reuseport" || p == "proxy_protocol" ||
-			p == "ssl" || p == "http2" || p == "quic" ||
-			strings.HasPrefix(p, "backlog=") || strings.HasPrefix(p, "rcvbuf=") ||
-			strings.HasPrefix(p, "sndbuf=") || strings.HasPrefix(p, "ipv6only=") ||
-			strings.HasPrefix(p, "so_keepalive=") || strings.HasPrefix(p, "fastopen=") ||
-			strings.HasPrefix(p, "setfib=") || strings.HasPrefix(p, "accept_filter="):
-			// Parameters nginx accepts; the ones with behaviour (ssl, http2,
-			// proxy_protocol) are refused when serving, see Pending.
-		default:
-			return parser.Errorf(d.End, `invalid parameter "%s"`, p)
+		if err := listenParam(&ls, a.Value); err != "" {
+			return parser.Errorf(d.End, "%s", err)
 		}
+	}
+	for _, a := range addrs {
+		ls.Addr = a
+		if err := l.http.addListen(l.srv, ls); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listenParam checks one parameter of listen as nginx 1.22 on Linux does
+// and returns nginx's message for a bad one. TLS, HTTP/2, QUIC and the
+// PROXY protocol are accepted here and refused when serving until they
+// land.
+func listenParam(ls *Listen, p string) string {
+	key, val, _ := strings.Cut(p, "=")
+	switch key {
+	case "default_server", "default":
+		if p == key {
+			ls.DefaultServer = true
+			return ""
+		}
+	case "ssl", "http2", "quic", "proxy_protocol":
+		if p == key {
+			return ""
+		}
+	case "bind", "deferred", "reuseport":
+		if p == key {
+			ls.Options = true
+			return ""
+		}
+	case "accept_filter":
+		// FreeBSD's; nginx on Linux says so and goes on.
+		return ""
+	case "backlog":
+		if n, err := conf.ParseNumber(val); err != nil || n == 0 {
+			return `invalid backlog "` + p + `"`
+		}
+	case "rcvbuf", "sndbuf":
+		if _, err := conf.ParseSize(val); err != nil {
+			return `invalid ` + key + ` "` + p + `"`
+		}
+	case "fastopen":
+		if _, err := conf.ParseNumber(val); err != nil {
+			return `invalid fastopen "` + p + `"`
+		}
+	case "ipv6only":
+		if !strings.HasPrefix(val, "o") {
+			return `invalid parameter "` + p + `"`
+		}
+		if val != "on" && val != "off" {
+			return `invalid ipv6only flags "` + val + `"`
+		}
+	case "so_keepalive":
+		if val != "on" && val != "off" && !keepaliveSpec(val) {
+			return `invalid so_keepalive value: "` + val + `"`
+		}
+	default:
+		// setfib= is FreeBSD's: nginx on Linux does not know it either.
+		return `invalid parameter "` + p + `"`
+	}
+	ls.Options = true
+	return ""
+}
+
+// keepaliveSpec checks so_keepalive's "idle:interval:count", each part
+// optional but not all.
+func keepaliveSpec(v string) bool {
+	parts := strings.SplitN(v, ":", 3)
+	any := false
+	for i, part := range parts {
+		if part == "" {
+			continue
+		}
+		var n int64
+		var err error
+		if i < 2 {
+			var d time.Duration
+			d, err = conf.ParseTime(part, true)
+			n = int64(d)
+		} else {
+			n, err = conf.ParseNumber(part)
+		}
+		if err != nil {
+			return false
+		}
+		any = any || n != 0
+	}
+	return any
+}
+
+// addListen is ngx_http_add_addresses: a server listens on an address
+// once, socket options are set once per address, and an address has one
+// default server.
+func (h *HTTPConf) addListen(srv *ServerConf, ls Listen) error {
+	network, address, text := "tcp", ls.Addr.String(), ls.Addr.String()
+	if ls.Unix != "" {
+		network, address, text = "unix", ls.Unix, "unix:"+ls.Unix
+	}
+	var a *ListenAddr
+	for _, x := range h.Addrs {
+		if x.Network == network && x.Address == address {
+			a = x
+		}
+	}
+	if a == nil {
+		a = &ListenAddr{Network: network, Address: address, Text: text}
+		h.Addrs = append(h.Addrs, a)
+	}
+	for _, s := range a.Servers {
+		if s == srv {
+			return parser.Errorf(ls.Pos, "a duplicate listen %s", text)
+		}
+	}
+	a.Servers = append(a.Servers, srv)
+	if ls.Options {
+		if a.optionsSet {
+			return parser.Errorf(ls.Pos, "duplicate listen options for %s", text)
+		}
+		a.optionsSet = true
+	}
+	switch {
+	case ls.DefaultServer && a.defaultSet:
+		return parser.Errorf(ls.Pos, "a duplicate default server for %s", text)
+	case ls.DefaultServer:
+		a.Default, a.defaultSet = srv, true
+	case a.Default == nil:
+		a.Default = srv
 	}
 	srv.Listens = append(srv.Listens, ls)
 	return nil
 }
 
 // parseListenAddr reads "port", "addr", "addr:port", "*:port", "[v6]:port"
-// and returns the error text nginx's ngx_parse_url gives.
-func parseListenAddr(v string) (netip.AddrPort, string) {
-	host, port := v, "80"
-	allDigits := func(x string) bool {
+// or a host name (every address it resolves to), and returns the error
+// text nginx's ngx_parse_url gives.
+func parseListenAddr(v string) ([]netip.AddrPort, string) {
+	digits := func(x string) bool {
 		if x == "" {
 			return false
 		}
@@ -155,50 +346,64 @@ func parseListenAddr(v string) (netip.AddrPort, string) {
 		}
 		return true
 	}
-	switch {
-	case strings.HasPrefix(v, "["):
+	port := func(x string) (uint16, bool) {
+		n, err := strconv.Atoi(x)
+		return uint16(n), digits(x) && err == nil && n >= 1 && n <= 65535
+	}
+	if strings.HasPrefix(v, "[") {
 		end := strings.IndexByte(v, ']')
 		if end < 0 {
-			return netip.AddrPort{}, "invalid host"
+			return nil, "invalid host"
 		}
-		host = v[1:end]
-		rest := v[end+1:]
-		if rest != "" {
+		addr, err := netip.ParseAddr(v[1:end])
+		if err != nil || !addr.Is6() {
+			return nil, "invalid host"
+		}
+		p := uint16(80)
+		if rest := v[end+1:]; rest != "" {
 			if rest[0] != ':' {
-				return netip.AddrPort{}, "invalid host"
+				return nil, "invalid host"
 			}
-			port = rest[1:]
-			if !allDigits(port) {
-				return netip.AddrPort{}, "invalid port"
-			}
-		}
-	case allDigits(v):
-		host, port = "*", v
-	default:
-		if i := strings.LastIndexByte(v, ':'); i >= 0 {
-			host, port = v[:i], v[i+1:]
-			if !allDigits(port) {
-				return netip.AddrPort{}, "invalid port"
+			var ok bool
+			if p, ok = port(rest[1:]); !ok {
+				return nil, "invalid port"
 			}
 		}
+		return []netip.AddrPort{netip.AddrPortFrom(addr, p)}, ""
 	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
-		return netip.AddrPort{}, "invalid port"
-	}
-	if host == "*" || host == "" {
-		return netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(n)), ""
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		ips, lerr := net.LookupIP(host)
-		if lerr != nil || len(ips) == 0 {
-			return netip.AddrPort{}, "host not found"
+	host, p := v, uint16(80)
+	if i := strings.LastIndexByte(v, ':'); i >= 0 {
+		var ok bool
+		if p, ok = port(v[i+1:]); !ok {
+			return nil, "invalid port"
 		}
-		addr, _ = netip.AddrFromSlice(ips[0])
-		addr = addr.Unmap()
+		host = v[:i]
+		if host == "" {
+			return nil, "no host"
+		}
+	} else if digits(v) {
+		var ok bool
+		if p, ok = port(v); !ok {
+			return nil, "invalid port"
+		}
+		host = "*"
 	}
-	return netip.AddrPortFrom(addr, uint16(n)), ""
+	if host == "*" {
+		return []netip.AddrPort{netip.AddrPortFrom(netip.IPv4Unspecified(), p)}, ""
+	}
+	if addr, err := netip.ParseAddr(host); err == nil {
+		return []netip.AddrPort{netip.AddrPortFrom(addr, p)}, ""
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil || len(ips) == 0 {
+		return nil, "host not found"
+	}
+	var out []netip.AddrPort
+	for _, ip := range ips {
+		addr, _ := netip.AddrFromSlice(ip)
+		out = append(out, netip.AddrPortFrom(addr.Unmap(), p))
+	}
+	return out, ""
 }
 
 func setServerName(s *conf.Scope, d *parser.Directive) error {
@@ -209,7 +414,9 @@ func setServerName(s *conf.Scope, d *parser.Directive) error {
 			if len(name) == 1 {
 				return parser.Errorf(d.End, `empty regex in server name "%s"`, name)
 			}
-			re, err := compileRegex(name[1:], false)
+			// nginx makes a server name regex caseless when it has a
+			// capital letter (ngx_http_core_server_name).
+			re, err := compileRegex(name[1:], strings.ToLower(name) != name)
 			if err != nil {
 				return parser.Errorf(d.End, `%s in "%s"`, err, name[1:])
 			}
@@ -218,8 +425,11 @@ func setServerName(s *conf.Scope, d *parser.Directive) error {
 		}
 		// The one check ngx_http_core_server_name makes; other odd names
 		// are exact names to nginx.
-		if strings.HasPrefix(name, "*") && (len(name) < 3 || name[1] != '.') {
+		if strings.HasPrefix(name, "*") && (len(name) < 3 || name[1] != '.') || name == "." {
 			return parser.Errorf(d.End, `server name "%s" is invalid`, name)
+		}
+		if strings.EqualFold(name, "$hostname") {
+			name, _ = os.Hostname()
 		}
 		srv.Names = append(srv.Names, ServerName{Name: strings.ToLower(name)})
 	}

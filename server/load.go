@@ -1,6 +1,8 @@
 package server
 
 import (
+	"path/filepath"
+
 	"edge/internal/conf"
 	"edge/parser"
 )
@@ -11,7 +13,10 @@ import (
 // (empty: path's directory); pre holds -g directives.
 func Load(t *conf.Table, path string, data []byte, prefix, confPrefix string, pre []byte) (*MainConf, *parser.Config, error) {
 	tree, perr := parser.ParseBytes(path, data, confPrefix, pre)
-	m := &MainConf{Prefix: prefix}
+	if confPrefix == "" {
+		confPrefix = filepath.Dir(path)
+	}
+	m := &MainConf{Prefix: prefix, ConfPrefix: confPrefix}
 	top := &conf.Scope{Context: conf.Main, Conf: m}
 	pending, err := t.Walk(tree.Directives, top, perr)
 	if err != nil {

@@ -19,6 +19,9 @@ type MainConf struct {
 	Group string
 	// Prefix is nginx's prefix (-p): relative log paths resolve against it.
 	Prefix string
+	// ConfPrefix is the main file's directory: relative certificate paths
+	// resolve against it, as includes do.
+	ConfPrefix string
 	// LogFiles are the log files the configuration names, opened (and
 	// created) on load as nginx does.
 	LogFiles    []string
@@ -43,7 +46,23 @@ type HTTPConf struct {
 	SSL SSLConf
 	// LogFormats names the log_format definitions.
 	LogFormats map[string]bool
-	upstreams  map[string]bool // upstream names, unique as in nginx
+	// Addrs are the listen addresses in the order they first appear, each
+	// with the servers on it.
+	Addrs     []*ListenAddr
+	upstreams map[string]bool // upstream names, unique as in nginx
+}
+
+// ListenAddr is one address servers listen on, as nginx's
+// ngx_http_conf_addr_t: the servers that share it and its default.
+type ListenAddr struct {
+	Network, Address string // for net.Listen
+	Text             string // as nginx names it: "0.0.0.0:80", "unix:/x"
+	Servers          []*ServerConf
+	// Default answers requests no server_name matches: the server marked
+	// default_server, else the first.
+	Default    *ServerConf
+	defaultSet bool // a listen on it said default_server
+	optionsSet bool // a listen on it set socket options
 }
 
 // ServerConf is server {} in http.
@@ -66,6 +85,9 @@ type Listen struct {
 	// Text is the address as written, for messages.
 	Text string
 	Pos  parser.Pos
+	// Options says socket options (backlog=, rcvbuf=, reuseport…) were
+	// given; nginx allows them on one listen of an address only.
+	Options bool
 }
 
 // ServerName is one name of server_name.

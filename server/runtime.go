@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -24,15 +23,8 @@ import (
 // rest arrive with issue #4, and a configuration that uses a directive
 // still pending is refused by Compile rather than served wrongly.
 type Runtime struct {
-	listeners map[string]*addrServers // by listen address
+	listeners map[string]*ListenAddr // by address
 	order     []string
-}
-
-// addrServers are the servers sharing one listen address.
-type addrServers struct {
-	network, addr string
-	servers       []*ServerConf
-	def           *ServerConf
 }
 
 // Compile checks that everything in m can be served and builds a Runtime.
@@ -66,63 +58,17 @@ func openLogFiles(m *MainConf) error {
 }
 
 func build(m *MainConf) (*Runtime, error) {
-	rt := &Runtime{listeners: map[string]*addrServers{}}
-	if m.HTTP == nil {
-		return rt, openLogFiles(m)
-	}
-	for _, srv := range m.HTTP.Servers {
-		srv.SSL.merge(&m.HTTP.SSL)
-		if err := srv.SSL.check(m.Prefix); err != nil {
-			return nil, err
-		}
-		mergeLocations(srv.Loc, m.HTTP.Loc)
-		for _, loc := range srv.Locations {
-			mergeLocation(loc, srv.Loc)
-		}
-		listens := srv.Listens
-		if len(listens) == 0 {
-			listens = []Listen{{Addr: netip.AddrPortFrom(netip.IPv4Unspecified(), 80), Text: "*:80"}}
-		}
-		for _, ls := range listens {
-			network, addr := "tcp", ls.Addr.String()
-			if ls.Unix != "" {
-				network, addr = "unix", ls.Unix
-			}
-			a := rt.listeners[addr]
-			if a == nil {
-				a = &addrServers{network: network, addr: addr}
-				rt.listeners[addr] = a
-				rt.order = append(rt.order, addr)
-			}
-			if ls.DefaultServer {
-				if a.def != nil {
-					return nil, parser.Errorf(ls.Pos, "a duplicate default server for %s", ls.Text)
-				}
-				a.def = srv
-			}
-			a.servers = append(a.servers, srv)
-		}
-	}
-	for _, a := range rt.listeners {
-		if a.def == nil {
-			a.def = a.servers[0]
+	rt := &Runtime{listeners: map[string]*ListenAddr{}}
+	if m.HTTP != nil {
+		for _, a := range m.HTTP.Addrs {
+			rt.listeners[a.Address] = a
+			rt.order = append(rt.order, a.Address)
 		}
 	}
 	if err := openLogFiles(m); err != nil {
 		return nil, err
 	}
 	return rt, nil
-}
-
-func mergeLocations(child, parent *LocationConf) {
-	child.DefaultType.Merge(parent.DefaultType, "text/plain")
-}
-
-func mergeLocation(loc, parent *LocationConf) {
-	mergeLocations(loc, parent)
-	for _, in := range loc.Locations {
-		mergeLocation(in, loc)
-	}
 }
 
 // Addresses lists the listen addresses, in configuration order.
@@ -135,14 +81,14 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 	errc := make(chan error, len(rt.order))
 	for _, addr := range rt.order {
 		a := rt.listeners[addr]
-		ln, err := net.Listen(a.network, a.addr)
+		ln, err := net.Listen(a.Network, a.Address)
 		if err != nil {
 			for _, s := range servers {
 				s.Close()
 			}
-			return fmt.Errorf("bind() to %s failed%s", a.addr, parser.Errno(err))
+			return fmt.Errorf("bind() to %s failed%s", a.Text, parser.Errno(err))
 		}
-		hs := &http.Server{Handler: a, ReadHeaderTimeout: 60 * time.Second, IdleTimeout: defaultKeepalive}
+		hs := &http.Server{Handler: handler{a}, ReadHeaderTimeout: 60 * time.Second, IdleTimeout: defaultKeepalive}
 		servers = append(servers, hs)
 		wg.Add(1)
 		go func() {
@@ -168,51 +114,84 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 	return nil
 }
 
-// ServeHTTP picks the server by Host and the location by URI.
-func (a *addrServers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// handler answers the requests of one listen address.
+type handler struct{ addr *ListenAddr }
+
+// ServeHTTP picks the server by Host, runs the server-level return (nginx's
+// server rewrite phase), then the location's.
+func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host := strings.ToLower(r.Host)
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	if hst, _, err := net.SplitHostPort(host); err == nil {
+		host = hst
 	}
-	srv := a.def
-	for _, s := range a.servers {
-		if s.matches(host) {
-			srv = s
-			break
-		}
+	host = strings.TrimSuffix(host, ".")
+	srv := findServer(h.addr, host)
+	if srv.Loc.Return.IsSet {
+		respond(w, r, srv.Loc)
+		return
 	}
-	loc := findLocation(srv.Locations, r.URL.Path)
+	loc, _ := findLocation(srv.Locations, r.URL.Path)
 	if loc == nil {
 		loc = srv.Loc
 	}
 	respond(w, r, loc)
 }
 
-func (s *ServerConf) matches(host string) bool {
-	for _, n := range s.Names {
-		if n.Regex != nil {
-			if n.Regex.MatchString(host) {
-				return true
+// findServer is nginx's order (ngx_http_find_virtual_server): an exact
+// name, then the longest leading wildcard, then the longest trailing
+// wildcard, then the first matching regex, else the default server.
+func findServer(a *ListenAddr, host string) *ServerConf {
+	var lead, trail *ServerConf
+	leadLen, trailLen := 0, 0
+	for _, s := range a.Servers {
+		for _, n := range s.Names {
+			switch name := n.Name; {
+			case n.Regex != nil:
+			case name == host:
+				return s
+			case strings.HasPrefix(name, "*.") || strings.HasPrefix(name, "."):
+				suffix := strings.TrimPrefix(name, "*")
+				bare := strings.HasPrefix(name, ".") && host == name[1:]
+				if (bare || strings.HasSuffix(host, suffix)) && len(suffix) > leadLen {
+					lead, leadLen = s, len(suffix)
+				}
+			case strings.HasSuffix(name, ".*"):
+				prefix := strings.TrimSuffix(name, "*")
+				if strings.HasPrefix(host, prefix) && len(prefix) > trailLen {
+					trail, trailLen = s, len(prefix)
+				}
 			}
-			continue
-		}
-		if n.Name == host {
-			return true
 		}
 	}
-	return false
+	if lead != nil {
+		return lead
+	}
+	if trail != nil {
+		return trail
+	}
+	for _, s := range a.Servers {
+		for _, n := range s.Names {
+			if n.Regex != nil && n.Regex.MatchString(host) {
+				return s
+			}
+		}
+	}
+	return a.Default
 }
 
-// findLocation is a plain version of nginx's search: exact match, then the
-// longest prefix (and its nested locations), then regexes in order unless
-// the prefix was ^~.
-func findLocation(locs []*LocationConf, uri string) *LocationConf {
+// findLocation is ngx_http_core_find_location: the exact match wins at
+// once; otherwise the longest prefix, then the locations nested in it
+// (their own regexes first), then, unless that prefix is ^~, this level's
+// regexes in order, the first match winning (and searching its own nested
+// locations). done reports an exact or ^~ match, which ends the search
+// of the levels above too.
+func findLocation(locs []*LocationConf, uri string) (loc *LocationConf, done bool) {
 	var best *LocationConf
 	for _, l := range locs {
 		switch l.Match {
 		case MatchExact:
 			if l.Path == uri {
-				return l
+				return l, true
 			}
 		case MatchPrefix, MatchNoRegex:
 			if strings.HasPrefix(uri, l.Path) && (best == nil || len(l.Path) > len(best.Path)) {
@@ -220,20 +199,29 @@ func findLocation(locs []*LocationConf, uri string) *LocationConf {
 			}
 		}
 	}
+	noRegex := false
 	if best != nil {
-		if in := findLocation(best.Locations, uri); in != nil {
-			return in
+		loc, noRegex = best, best.Match == MatchNoRegex
+		in, inDone := findLocation(best.Locations, uri)
+		if inDone {
+			return in, true
 		}
-		if best.Match == MatchNoRegex {
-			return best
+		if in != nil {
+			loc = in
 		}
+	}
+	if noRegex {
+		return loc, true
 	}
 	for _, l := range locs {
 		if (l.Match == MatchRegex || l.Match == MatchRegexI) && l.Regex.MatchString(uri) {
-			return l
+			if in, _ := findLocation(l.Locations, uri); in != nil {
+				return in, false
+			}
+			return l, false
 		}
 	}
-	return best
+	return loc, false
 }
 
 func respond(w http.ResponseWriter, r *http.Request, loc *LocationConf) {
@@ -253,7 +241,7 @@ func respond(w http.ResponseWriter, r *http.Request, loc *LocationConf) {
 		return
 	}
 	if code >= 301 && code <= 308 && code != 304 && code != 305 && code != 306 && ret.Value.HasText {
-		w.Header().Set("Location", ret.Value.Text)
+		w.Header().Set("Location", absoluteRedirect(r, ret.Value.Text))
 		errorPage(w, code)
 		return
 	}
@@ -261,7 +249,7 @@ func respond(w http.ResponseWriter, r *http.Request, loc *LocationConf) {
 		errorPage(w, code)
 		return
 	}
-	w.Header().Set("Content-Type", loc.DefaultType.Value)
+	w.Header().Set("Content-Type", contentType(r.URL.Path, loc.DefaultType.Value))
 	w.Header().Set("Content-Length", strconv.Itoa(len(ret.Value.Text)))
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {
@@ -269,13 +257,52 @@ func respond(w http.ResponseWriter, r *http.Request, loc *LocationConf) {
 	}
 }
 
-// errorPage writes nginx's built-in page for code.
+// defaultTypes are nginx's types when the configuration has no types
+// block (ngx_http_core_default_types); the types directive lands with
+// issue #4.
+var defaultTypes = map[string]string{"html": "text/html", "gif": "image/gif", "jpg": "image/jpeg"}
+
+// contentType is ngx_http_set_content_type: the type of the URI's
+// extension, else default_type.
+func contentType(uri, def string) string {
+	if i := strings.LastIndexAny(uri, "./"); i >= 0 && uri[i] == '.' {
+		if t, ok := defaultTypes[strings.ToLower(uri[i+1:])]; ok {
+			return t
+		}
+	}
+	return def
+}
+
+// absoluteRedirect makes a Location that starts with "/" absolute, as
+// nginx's header filter does with absolute_redirect, port_in_redirect
+// and server_name_in_redirect at their defaults: the request's host and
+// the port it came to, unless 80.
+func absoluteRedirect(r *http.Request, loc string) string {
+	if !strings.HasPrefix(loc, "/") {
+		return loc
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if _, port, err := net.SplitHostPort(a.String()); err == nil && port != "80" {
+			host = net.JoinHostPort(host, port)
+		}
+	}
+	return "http://" + host + loc
+}
+
+// errorPage writes nginx's built-in page for code, or only the status
+// line and headers for a code nginx has no page for.
 func errorPage(w http.ResponseWriter, code int) {
-	text, ok := statusLines[code]
+	title, ok := statusTitles[code]
 	if !ok {
+		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(code)
 		return
 	}
+	text := strconv.Itoa(code) + " " + title
 	body := "<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" + text +
 		"</h1></center>\r\n<hr><center>edge</center>\r\n</body>\r\n</html>\r\n"
 	w.Header().Set("Content-Type", "text/html")
@@ -284,10 +311,17 @@ func errorPage(w http.ResponseWriter, code int) {
 	w.Write([]byte(body))
 }
 
-var statusLines = func() map[int]string {
-	m := map[int]string{}
-	for _, c := range []int{301, 302, 303, 307, 308, 400, 401, 403, 404, 405, 408, 413, 414, 429, 500, 502, 503, 504} {
-		m[c] = strconv.Itoa(c) + " " + http.StatusText(c)
-	}
-	return m
-}()
+// statusTitles are the titles of nginx's built-in pages
+// (ngx_http_special_response.c), which are not always RFC's reason
+// phrases ("405 Not Allowed", "504 Gateway Time-out").
+var statusTitles = map[int]string{
+	301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect",
+	308: "Permanent Redirect", 400: "Bad Request", 401: "Authorization Required", 402: "Payment Required",
+	403: "Forbidden", 404: "Not Found", 405: "Not Allowed", 406: "Not Acceptable",
+	408: "Request Time-out", 409: "Conflict", 410: "Gone", 411: "Length Required",
+	412: "Precondition Failed", 413: "Request Entity Too Large", 414: "Request-URI Too Large",
+	415: "Unsupported Media Type", 416: "Requested Range Not Satisfiable", 421: "Misdirected Request",
+	429: "Too Many Requests", 500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+	503: "Service Temporarily Unavailable", 504: "Gateway Time-out", 505: "HTTP Version Not Supported",
+	507: "Insufficient Storage",
+}

@@ -53,8 +53,9 @@ var (
 	// nginx: "2026/11/25 10:28:18 [emerg] 2709#2709: MSG"; edge: "edge: [emerg] MSG".
 	emergRe = regexp.MustCompile(`(?m)\[emerg\] (?:\d+#\d+: )?(.*)$`)
 	placeRe = regexp.MustCompile(` in (\S+):(\d+)$`)
-	// OpenSSL's detail, which edge does not have.
-	sslRe = regexp.MustCompile(` \(SSL: .*\)$`)
+	// The detail of a failed system or OpenSSL call: nginx has OpenSSL's
+	// error stack where edge has the errno.
+	detailRe = regexp.MustCompile(` \((SSL: .*|\d+: [^)]*)\)$`)
 )
 
 func parseVerdict(r harness.Result) verdict {
@@ -65,11 +66,12 @@ func parseVerdict(r harness.Result) verdict {
 	if m == nil {
 		return verdict{msg: strings.TrimSpace(r.Stderr)}
 	}
-	v := verdict{msg: sslRe.ReplaceAllString(m[1], "")}
+	v := verdict{msg: m[1]}
 	if p := placeRe.FindStringSubmatch(v.msg); p != nil {
 		v.file, v.line = p[1], atoi(p[2])
 		v.msg = strings.TrimSuffix(v.msg, p[0])
 	}
+	v.msg = detailRe.ReplaceAllString(v.msg, "")
 	return v
 }
 
@@ -96,7 +98,6 @@ var deliberate = map[string]string{
 // error differently.
 var wording = map[string]string{
 	"regex-invalid": "RE2's and regexp2's messages, not PCRE's",
-	"cert-missing":  "Go reports the errno where OpenSSL reports its error stack",
 }
 
 // Every configuration of cmd/edge/testdata/check, the golden tests of

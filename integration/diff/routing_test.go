@@ -1,0 +1,113 @@
+package diff
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"edge/integration/harness"
+)
+
+// routingConf labels every server and location with what it answers, so
+// the body tells which one a request reached.
+const routingConf = `events {}
+http {
+    server {
+        listen 127.0.0.1:%[1]d default_server;
+        server_name a.test;
+        location = / { return 200 "A exact /"; }
+        location = /index.html { return 200 "typed by extension"; }
+        location = /a.PNG { return 200 "not in the default types"; }
+        location / { return 200 "A prefix /"; }
+        location /docs/ {
+            return 200 "A prefix /docs/";
+            location /docs/api/ { return 200 "A nested /docs/api/"; }
+            location ~ \.txt$ { return 200 "A nested regex txt"; }
+        }
+        location ^~ /static/ { return 200 "A noregex /static/"; }
+        location ~ \.(png|jpg)$ { return 200 "A regex img"; }
+        location ~* \.PDF$ { return 200 "A regex pdf caseless"; }
+        location /img/ {
+            return 200 "A prefix /img/";
+            location /img/deep/ { return 200 "A nested /img/deep/"; }
+        }
+        location =/codes/405 { return 405; }
+        location =/codes/410 { return 410; }
+        location =/codes/504 { return 504; }
+        location =/codes/302 { return 302 /elsewhere; }
+        location =/codes/url { return http://example.com/x; }
+        location =/codes/html { default_type text/html; return 200 "<b>html</b>"; }
+    }
+    server { listen 127.0.0.1:%[1]d; server_name exact.test; return 200 "exact"; }
+    server { listen 127.0.0.1:%[1]d; server_name *.wild.test; return 200 "leading wildcard"; }
+    server { listen 127.0.0.1:%[1]d; server_name *.deep.wild.test; return 200 "longer leading wildcard"; }
+    server { listen 127.0.0.1:%[1]d; server_name www.trail.*; return 200 "trailing wildcard"; }
+    server { listen 127.0.0.1:%[1]d; server_name .dot.test; return 200 "dot wildcard"; }
+    server { listen 127.0.0.1:%[1]d; server_name ~^re\d+\.test$; return 200 "regex"; }
+    server { listen 127.0.0.1:%[1]d; server_name ~^x\.wild\.test$; return 200 "regex after wildcard"; }
+    server { listen 127.0.0.1:%[1]d; server_name ~^WWW\.UPPER\.test$; return 200 "capital regex is caseless"; }
+    server {
+        listen 127.0.0.1:%[1]d;
+        server_name first.test;
+        return 301 https://example.com/;
+        location / { return 200 "never: the server-level return comes first"; }
+    }
+}
+`
+
+// TestRouting sends the same requests to nginx and edge running the same
+// configuration and compares what comes back: nginx's server name order,
+// its location search, its built-in pages.
+func TestRouting(t *testing.T) {
+	nginx := harness.Require(t, "nginx", "nginx")
+	dir := t.TempDir()
+	nport, eport := harness.FreePort(t), harness.FreePort(t)
+	write := func(name string, port int) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(fmt.Sprintf(routingConf, port)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	nconf, econf := write("nginx.conf", nport), write("edge.conf", eport)
+	harness.Start(t, nginx, fmt.Sprintf("127.0.0.1:%d", nport), "-p", dir+"/", "-c", nconf,
+		"-g", "daemon off; master_process off; pid "+dir+"/nginx.pid; error_log "+dir+"/nginx-error.log;")
+	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", eport), "-p", dir+"/", "-c", econf)
+
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(port int, host, path string) string {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
+		req.Host = host
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		// The one deliberate difference: the server's name.
+		text := strings.ReplaceAll(string(body), "<center>nginx/1.22.1</center>", "<center>edge</center>")
+		return fmt.Sprintf("%d %s %q location=%q length matches body: %v", resp.StatusCode, resp.Header.Get("Content-Type"),
+			text, strings.ReplaceAll(resp.Header.Get("Location"), fmt.Sprintf(":%d/", port), ":PORT/"),
+			resp.Header.Get("Content-Length") == fmt.Sprint(len(body)))
+	}
+	for _, c := range []struct{ host, path string }{
+		{"a.test", "/"}, {"a.test", "/x"}, {"a.test", "/docs/"}, {"a.test", "/docs/api/v1"},
+		{"a.test", "/docs/readme.txt"}, {"a.test", "/docs/api/readme.txt"}, {"a.test", "/docs/logo.png"},
+		{"a.test", "/static/logo.png"}, {"a.test", "/logo.png"}, {"a.test", "/paper.pdf"},
+		{"a.test", "/img/deep/a.png"}, {"a.test", "/img/a.jpg"}, {"a.test", "/img/"},
+		{"a.test", "/codes/405"}, {"a.test", "/codes/410"}, {"a.test", "/codes/504"},
+		{"a.test", "/index.html"}, {"a.test", "/a.PNG"}, {"a.test", "/codes/302"}, {"a.test", "/codes/url"}, {"a.test", "/codes/html"},
+		{"exact.test", "/"}, {"EXACT.test", "/"}, {"exact.test.", "/"}, {"x.wild.test", "/"}, {"a.b.wild.test", "/"},
+		{"x.deep.wild.test", "/"}, {"wild.test", "/"}, {"www.trail.org", "/"}, {"www.trail", "/"},
+		{"dot.test", "/"}, {"a.dot.test", "/"}, {"re12.test", "/"}, {"www.upper.test", "/"},
+		{"first.test", "/"}, {"unknown.test", "/"},
+	} {
+		if n, e := get(nport, c.host, c.path), get(eport, c.host, c.path); n != e {
+			t.Errorf("Host %s, %s:\nnginx: %s\nedge:  %s", c.host, c.path, n, e)
+		}
+	}
+}
