@@ -3,6 +3,7 @@ package server
 import (
 	"path/filepath"
 	"strings"
+	"time"
 
 	"edge/internal/conf"
 	"edge/parser"
@@ -29,24 +30,34 @@ func mainOf(s *conf.Scope) *MainConf {
 	return lv(s).main
 }
 
-// setErrorLog follows ngx_log_set_log: a file, stderr, syslog: or memory:,
-// then an optional level.
+// setErrorLog follows ngx_log_set_log and ngx_log_set_levels: a file,
+// stderr, syslog: or memory:, then one level or any debug_* levels.
 func setErrorLog(s *conf.Scope, d *parser.Directive) error {
-	if len(d.Args) > 2 {
-		return parser.Errorf(d.End, `invalid log level "%s"`, d.Args[2].Value)
-	}
-	if len(d.Args) == 2 {
-		ok := false
-		for _, l := range logLevels {
-			ok = ok || l == d.Args[1].Value
-		}
-		if !ok {
-			return parser.Errorf(d.End, `invalid log level "%s"`, d.Args[1].Value)
+	level, debug := "", false
+	for _, a := range d.Args[1:] {
+		v := a.Value
+		switch {
+		case contains(logLevels, v):
+			if level != "" || debug {
+				return parser.Errorf(d.End, `duplicate log level "%s"`, v)
+			}
+			level = v
+		case contains(debugLevels, v):
+			if level != "" {
+				return parser.Errorf(d.End, `invalid log level "%s"`, v)
+			}
+			debug = true
+		default:
+			return parser.Errorf(d.End, `invalid log level "%s"`, v)
 		}
 	}
 	mainOf(s).addLogFile(d.Args[0].Value)
 	return nil
 }
+
+// debugLevels are the debug_* levels of a build with --with-debug, as
+// Debian's.
+var debugLevels = []string{"debug_core", "debug_alloc", "debug_mutex", "debug_event", "debug_http", "debug_mail", "debug_stream"}
 
 // setLogFormat records the name, so that access_log can check it.
 func setLogFormat(s *conf.Scope, d *parser.Directive) error {
@@ -62,8 +73,9 @@ func setLogFormat(s *conf.Scope, d *parser.Directive) error {
 	return nil
 }
 
-// setAccessLog follows ngx_http_log_set_log: "off", or a path with an
-// optional format name defined before it and parameters.
+// setAccessLog follows ngx_http_log_set_log: "off", or a path, a format
+// defined before it, and buffer=, flush=, gzip[=level] and if=; a file
+// buffered by two access_log directives must be buffered alike.
 func setAccessLog(s *conf.Scope, d *parser.Directive) error {
 	path := d.Args[0].Value
 	if path == "off" {
@@ -78,17 +90,67 @@ func setAccessLog(s *conf.Scope, d *parser.Directive) error {
 			return parser.Errorf(d.End, `unknown log format "%s"`, name)
 		}
 	}
+	var b logBuffer
 	for _, a := range d.Args[min(2, len(d.Args)):] {
 		p := a.Value
-		if p != "gzip" && !strings.HasPrefix(p, "buffer=") && !strings.HasPrefix(p, "flush=") &&
-			!strings.HasPrefix(p, "gzip=") && !strings.HasPrefix(p, "if=") {
+		switch {
+		case strings.HasPrefix(p, "buffer="):
+			n, err := conf.ParseSize(p[7:])
+			if err != nil || n == 0 {
+				return parser.Errorf(d.End, `invalid buffer size "%s"`, p[7:])
+			}
+			b.size = n
+		case strings.HasPrefix(p, "flush="):
+			t, err := conf.ParseTime(p[6:], false)
+			if err != nil || t == 0 {
+				return parser.Errorf(d.End, `invalid flush time "%s"`, p[6:])
+			}
+			b.flush = t
+		case p == "gzip" || strings.HasPrefix(p, "gzip="):
+			if b.size == 0 {
+				b.size = 64 << 10
+			}
+			b.gzip = 1
+			if p != "gzip" {
+				n, err := conf.ParseNumber(p[5:])
+				if err != nil || n < 1 || n > 9 {
+					return parser.Errorf(d.End, `invalid compression level "%s"`, p[5:])
+				}
+				b.gzip = n
+			}
+		case strings.HasPrefix(p, "if="):
+		default:
 			return parser.Errorf(d.End, `invalid parameter "%s"`, p)
 		}
 	}
+	switch {
+	case b.flush != 0 && b.size == 0:
+		return parser.Errorf(d.End, `no buffer is defined for access_log "%s"`, path)
+	case b.size != 0 && strings.Contains(path, "$"):
+		return parser.Errorf(d.End, "buffered logs cannot have variables in name")
+	case b.size != 0 && strings.HasPrefix(path, "syslog:"):
+		return parser.Errorf(d.End, "logs to syslog cannot be buffered")
+	}
+	m := mainOf(s)
+	if b.size != 0 {
+		if prev, ok := m.logBuffers[path]; ok && prev != b {
+			return parser.Errorf(d.End, `access_log "%s" already defined with conflicting parameters`, path)
+		}
+		if m.logBuffers == nil {
+			m.logBuffers = map[string]logBuffer{}
+		}
+		m.logBuffers[path] = b
+	}
 	if !strings.Contains(path, "$") {
-		mainOf(s).addLogFile(path)
+		m.addLogFile(path)
 	}
 	return nil
+}
+
+// logBuffer is how an access log file is buffered.
+type logBuffer struct {
+	size, gzip int64
+	flush      time.Duration
 }
 
 // addLogFile notes a log file that nginx opens (creating it) when it

@@ -25,7 +25,8 @@ type MainConf struct {
 	// LogFiles are the log files the configuration names, opened (and
 	// created) on load as nginx does.
 	LogFiles    []string
-	threadPools []string // thread_pool names, unique as in nginx
+	threadPools []string             // thread_pool names, unique as in nginx
+	logBuffers  map[string]logBuffer // buffered access logs by path
 	// Pending lists the directives whose behaviour has not landed yet.
 	Pending []conf.Use
 }
