@@ -51,6 +51,8 @@ var CoreCommands = []conf.Command{
 	{Name: "if", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_rewrite_module", Status: conf.Pending, Planned: "#4", Open: openIf},
 	{Name: "limit_except", Once: true, Type: conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Open: openLimitExcept},
 	{Name: "keepalive_timeout", Once: true, Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setKeepaliveTimeout},
+	{Name: "root", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setRoot},
+	{Name: "alias", Type: conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setRoot},
 	{Name: "user", Once: true, Type: conf.Main | conf.Take12, Module: "ngx_core_module", Status: conf.Pending, Planned: "#5", Set: setUser},
 	{Name: "upstream", Type: conf.HTTPMain | conf.Block | conf.Take1, Module: "ngx_http_upstream_module", Status: conf.Pending, Planned: "#6", Open: openUpstream},
 }
@@ -498,21 +500,19 @@ func openLocation(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	return s.Child(conf.HTTPLoc, d, &level{main: l.main, http: l.http, srv: l.srv, loc: loc, in: loc}), nil
 }
 
+// setReturn is ngx_http_rewrite_return. A location may have several;
+// the rewrite phase runs the first, so edge keeps it, after checking
+// each as nginx does.
 func setReturn(s *conf.Scope, d *parser.Directive) error {
-	loc := locOf(s)
-	if loc.Return.IsSet {
-		// nginx allows several returns (the first wins); edge keeps the first.
-		return nil
-	}
 	v := d.Args[0].Value
 	r := Return{}
-	code, err := strconv.Atoi(v)
+	code, err := conf.ParseNumber(v)
 	switch {
-	case err == nil && len(d.Args) <= 2:
-		if code < 0 || code > 999 {
+	case err == nil:
+		if code > 999 {
 			return parser.Errorf(d.End, `invalid return code "%s"`, v)
 		}
-		r.Code = code
+		r.Code = int(code)
 		if len(d.Args) == 2 {
 			r.Text, r.HasText = d.Args[1].Value, true
 		}
@@ -521,8 +521,50 @@ func setReturn(s *conf.Scope, d *parser.Directive) error {
 	default:
 		return parser.Errorf(d.End, `invalid return code "%s"`, v)
 	}
+	if strings.Contains(r.Text, "$") {
+		// The text is a template: serving it waits for the variables.
+		m := lv(s).main
+		m.Pending = append(m.Pending, conf.Use{Dir: d, Cmd: &returnWithVariables})
+	}
+	loc := locOf(s)
+	if loc.Return.IsSet {
+		return nil
+	}
 	return loc.Return.Put(r, d)
 }
+
+// setRoot is ngx_http_core_root, for root and alias: one of them per
+// block, alias not in a named location, and neither built from
+// $document_root or $realpath_root, which they define.
+func setRoot(s *conf.Scope, d *parser.Directive) error {
+	loc := locOf(s)
+	alias := d.Name == "alias"
+	if loc.Root.IsSet {
+		if loc.Alias == alias {
+			return conf.ErrDuplicate
+		}
+		earlier := "root"
+		if loc.Alias {
+			earlier = "alias"
+		}
+		return parser.Errorf(d.End, `"%s" directive is duplicate, "%s" directive was specified earlier`, d.Name, earlier)
+	}
+	if alias && loc.Match == MatchNamed {
+		return parser.Errorf(d.End, `the "alias" directive cannot be used inside the named location`)
+	}
+	v := d.Args[0].Value
+	for _, name := range []string{"document_root", "realpath_root"} {
+		if strings.Contains(v, "$"+name) || strings.Contains(v, "${"+name+"}") {
+			return parser.Errorf(d.End, `the $%s variable cannot be used in the "%s" directive`, name, d.Name)
+		}
+	}
+	loc.Alias = alias
+	return loc.Root.Put(v, d)
+}
+
+// returnWithVariables stands for a return whose text has variables in the
+// list of what cannot be served yet.
+var returnWithVariables = conf.Command{Name: "return", Planned: "#4, for its variables"}
 
 func openIf(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	l := lv(s)
@@ -543,13 +585,14 @@ func openLimitExcept(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 func openUpstream(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	l := lv(s)
 	name := d.Args[0].Value
-	if l.http.upstreams[name] {
+	// ngx_http_upstream_add compares names without case.
+	if l.http.upstreams[strings.ToLower(name)] {
 		return nil, parser.Errorf(d.End, `duplicate upstream "%s"`, name)
 	}
 	if l.http.upstreams == nil {
 		l.http.upstreams = map[string]bool{}
 	}
-	l.http.upstreams[name] = true
+	l.http.upstreams[strings.ToLower(name)] = true
 	child := s.Child(conf.HTTPUps, d, l)
 	child.Done = func() error {
 		for _, c := range d.Block {

@@ -26,6 +26,6 @@ func Load(t *conf.Table, path string, data []byte, prefix, confPrefix string, pr
 	if m.Events == nil {
 		return nil, tree, &parser.Error{Msg: `no "events" section in configuration`}
 	}
-	m.Pending = pending
+	m.Pending = append(pending, m.Pending...)
 	return m, tree, nil
 }

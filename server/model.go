@@ -122,6 +122,9 @@ type LocationConf struct {
 
 	DefaultType conf.Setting[string]
 	Return      conf.Setting[Return]
+	// Root is root or alias (Alias set), as written.
+	Root  conf.Setting[string]
+	Alias bool
 }
 
 // Return is the return directive.
