@@ -26,6 +26,7 @@ type MainConf struct {
 	// created) on load as nginx does.
 	LogFiles    []string
 	threadPools []string             // thread_pool names, unique as in nginx
+	priority    int64                // worker_priority, for its duplicate check
 	logBuffers  map[string]logBuffer // buffered access logs by path
 	// Pending lists the directives whose behaviour has not landed yet.
 	Pending []conf.Use

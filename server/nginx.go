@@ -546,7 +546,7 @@ var NginxCommands = []conf.Command{
 	{Name: "pid", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Status: conf.Pending, Planned: "#5"},
 	{Name: "lock_file", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Status: conf.Tuning},
 	{Name: "debug_points", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Status: conf.Tuning, Set: conf.Enum("stop", "abort")},
-	{Name: "worker_priority", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Status: conf.Tuning, Set: checkWorkerPriority},
+	{Name: "worker_priority", Type: conf.Main | conf.Take1, Module: "ngx_core_module", Status: conf.Tuning, Set: checkWorkerPriority},
 	{Name: "worker_cpu_affinity", Once: true, Type: conf.Main | conf.OneMore, Module: "ngx_core_module", Status: conf.Tuning, Set: checkWorkerCPUAffinity},
 	{Name: "worker_rlimit_nofile", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindNum)},
 	{Name: "worker_rlimit_core", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindOffset)},

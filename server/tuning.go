@@ -69,11 +69,14 @@ func checkDirectio(_ *conf.Scope, d *parser.Directive) error {
 // cacheParams checks "off" or key=value parameters of an open file cache;
 // max is required, and valid names the time parameters.
 func cacheParams(d *parser.Directive, mustHave string, times, numbers []string) error {
-	if d.Args[0].Value == "off" && len(d.Args) == 1 {
-		return nil
-	}
-	hasMax := false
+	hasMax, off := false, false
 	for _, a := range d.Args {
+		if a.Value == "off" {
+			// nginx goes on checking the other parameters, but then
+			// needs no max.
+			off = true
+			continue
+		}
 		key, val, _ := strings.Cut(a.Value, "=")
 		ok := false
 		switch {
@@ -92,7 +95,7 @@ func cacheParams(d *parser.Directive, mustHave string, times, numbers []string) 
 			return parser.Errorf(d.End, `invalid "%s" parameter "%s"`, d.Name, a.Value)
 		}
 	}
-	if !hasMax {
+	if !hasMax && !off {
 		return parser.Errorf(d.End, `"%s" must have %s parameter`, d.Name, mustHave)
 	}
 	return nil
@@ -118,12 +121,18 @@ func checkOpenLogFileCache(_ *conf.Scope, d *parser.Directive) error {
 }
 
 // checkTempPath is ngx_conf_set_path_slot: a path and up to three
-// directory levels of 1 or more characters.
+// directory levels of at least one character, ten in all.
 func checkTempPath(_ *conf.Scope, d *parser.Directive) error {
+	total := int64(0)
 	for _, a := range d.Args[1:] {
-		if n, err := conf.ParseNumber(a.Value); err != nil || n == 0 {
+		n, err := conf.ParseNumber(a.Value)
+		if err != nil || n == 0 {
 			return conf.Tail("invalid value")
 		}
+		total += n
+	}
+	if total > 10 {
+		return conf.Tail("invalid value")
 	}
 	return nil
 }
@@ -144,11 +153,22 @@ func checkZone(_ *conf.Scope, d *parser.Directive) error {
 	return nil
 }
 
-// checkWorkerPriority is ngx_set_priority: a number, maybe negative.
-func checkWorkerPriority(_ *conf.Scope, d *parser.Directive) error {
-	if _, err := conf.ParseNumber(strings.TrimPrefix(d.Args[0].Value, "-")); err != nil {
+// checkWorkerPriority is ngx_set_priority: a number with an optional sign;
+// a second one is a duplicate only after a non-zero one, as in nginx.
+func checkWorkerPriority(s *conf.Scope, d *parser.Directive) error {
+	m := mainOf(s)
+	if m.priority != 0 {
+		return conf.ErrDuplicate
+	}
+	v := d.Args[0].Value
+	if len(v) > 0 && (v[0] == '-' || v[0] == '+') {
+		v = v[1:]
+	}
+	n, err := conf.ParseNumber(v)
+	if err != nil {
 		return conf.Tail("invalid number")
 	}
+	m.priority = n
 	return nil
 }
 
