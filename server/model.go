@@ -27,6 +27,7 @@ type MainConf struct {
 	LogFiles    []string
 	threadPools []string             // thread_pool names, unique as in nginx
 	priority    int64                // worker_priority, for its duplicate check
+	zones       map[string]bool      // shared memory zones, and whether sized
 	logBuffers  map[string]logBuffer // buffered access logs by path
 	// Pending lists the directives whose behaviour has not landed yet.
 	Pending []conf.Use

@@ -68,6 +68,9 @@ func build(m *MainConf) (*Runtime, error) {
 	if err := openLogFiles(m); err != nil {
 		return nil, err
 	}
+	if err := checkZones(m); err != nil {
+		return nil, err
+	}
 	return rt, nil
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"net"
 	"net/netip"
+	"sort"
 	"strings"
 
 	"edge/internal/conf"
@@ -138,9 +139,18 @@ func checkTempPath(_ *conf.Scope, d *parser.Directive) error {
 }
 
 // checkZone is ngx_http_upstream_zone: a name and a size of at least
-// eight pages.
-func checkZone(_ *conf.Scope, d *parser.Directive) error {
+// eight pages; a zone named without a size must get one elsewhere
+// (checkZones).
+func checkZone(s *conf.Scope, d *parser.Directive) error {
+	m := mainOf(s)
+	name := d.Args[0].Value
+	if m.zones == nil {
+		m.zones = map[string]bool{}
+	}
 	if len(d.Args) == 1 {
+		if _, ok := m.zones[name]; !ok {
+			m.zones[name] = false
+		}
 		return nil
 	}
 	n, err := conf.ParseSize(d.Args[1].Value)
@@ -148,9 +158,26 @@ func checkZone(_ *conf.Scope, d *parser.Directive) error {
 		return parser.Errorf(d.End, `invalid zone size "%s"`, d.Args[1].Value)
 	}
 	if n < 8*4096 {
-		return parser.Errorf(d.End, `zone "%s" is too small`, d.Args[0].Value)
+		return parser.Errorf(d.End, `zone "%s" is too small`, name)
 	}
+	m.zones[name] = true
 	return nil
+}
+
+// checkZones is the check of ngx_init_cycle when it creates the shared
+// memory zones: every zone has a size.
+func checkZones(m *MainConf) error {
+	names := make([]string, 0, len(m.zones))
+	for name, sized := range m.zones {
+		if !sized {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	return &parser.Error{Msg: `zero size shared memory zone "` + names[0] + `"`}
 }
 
 // checkWorkerPriority is ngx_set_priority: a number with an optional sign;
@@ -179,8 +206,9 @@ func checkWorkerCPUAffinity(_ *conf.Scope, d *parser.Directive) error {
 		args = args[1:]
 	}
 	for _, a := range args {
-		for _, c := range a.Value {
-			if c != '0' && c != '1' {
+		// nginx reads a mask from its last character, CPU 0, up.
+		for i := len(a.Value) - 1; i >= 0; i-- {
+			if c := a.Value[i]; c != '0' && c != '1' {
 				return parser.Errorf(d.End, `invalid character "%c" in "worker_cpu_affinity"`, c)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,6 +164,7 @@ func TestDirectiveTable(t *testing.T) {
 	}
 	dir := t.TempDir()
 	seen := map[string]bool{}
+	valueGaps := map[string]bool{}
 	probes := 0
 	for _, c := range server.Table().Commands() {
 		var in, out *struct {
@@ -203,7 +205,7 @@ func TestDirectiveTable(t *testing.T) {
 			probes++
 			switch {
 			case n.ok:
-				if !e.ok && !strings.HasSuffix(e.msg, "directive is not supported") {
+				if !e.ok && (c.Status != conf.Unsupported || !strings.HasSuffix(e.msg, "directive is not supported")) {
 					t.Errorf("%s (%s): nginx accepts, edge: %v", c.Name, k, e)
 				}
 			case strings.HasPrefix(n.msg, "unknown directive"):
@@ -212,15 +214,26 @@ func TestDirectiveTable(t *testing.T) {
 			case c.Since != "":
 				// A directive or context of a later nginx, which 1.22
 				// refuses and edge accepts.
-			case genericRe.MatchString(n.msg):
-				if strings.HasSuffix(e.msg, "directive is not supported") && e.line <= n.line {
-					break // edge refuses the directive before nginx's error
-				}
-				if e.msg != n.msg || e.line != n.line {
+			case strings.HasSuffix(e.msg, "directive is not supported") && e.line <= n.line:
+				// edge refuses the directive before nginx's error.
+			case genericRe.MatchString(n.msg) || c.Status == conf.Tuning || c.Status == conf.Implemented:
+				// The engine's checks, and the value checks of the
+				// directives whose checks are complete.
+				if e != n {
 					t.Errorf("%s (%s):\nnginx: %v\nedge:  %v", c.Name, k, n, e)
 				}
+			case e.ok:
+				// A pending directive whose values are checked once its
+				// issue gives it a model.
+				valueGaps[c.Name] = true
 			}
 		}
 	}
+	var gaps []string
+	for name := range valueGaps {
+		gaps = append(gaps, name)
+	}
+	sort.Strings(gaps)
+	t.Logf("pending directives whose values nginx checks and edge does not yet (%d): %s", len(gaps), strings.Join(gaps, " "))
 	t.Logf("%d probes", probes)
 }
