@@ -94,14 +94,36 @@ func TestDirectivesDoc(t *testing.T) {
 
 // TestDocsExamplesParse parses every ```nginx block of docs/.
 func TestDocsExamplesParse(t *testing.T) {
-	files, _ := os.ReadDir("../docs")
+	files, err := os.ReadDir("../docs")
+	if err != nil {
+		t.Fatal(err)
+	}
 	block := regexp.MustCompile("(?s)```nginx\n(.*?)```")
+	examples := 0
 	for _, f := range files {
-		data, _ := os.ReadFile("../docs/" + f.Name())
+		data, err := os.ReadFile("../docs/" + f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i, m := range block.FindAllStringSubmatch(string(data), -1) {
-			if _, err := parser.ParseBytes(fmt.Sprintf("%s#%d", f.Name(), i+1), []byte(m[1]), ".", nil); err != nil {
-				t.Errorf("docs/%s example %d: %v", f.Name(), i+1, err)
+			examples++
+			name := fmt.Sprintf("docs/%s example %d", f.Name(), i+1)
+			if _, err := parser.ParseBytes(name, []byte(m[1]), ".", nil); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			// A whole configuration must also pass the checks.
+			if strings.HasPrefix(m[1], "events") {
+				cfg, _, err := Load(Table(), name, []byte(m[1]), t.TempDir(), ".", nil)
+				if err == nil {
+					err = Check(cfg)
+				}
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
 			}
 		}
+	}
+	if examples == 0 {
+		t.Error("no nginx examples found in docs/")
 	}
 }
