@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"edge/parser"
@@ -37,10 +38,39 @@ func Compile(m *MainConf) (*Runtime, error) {
 }
 
 // Check runs the checks of Compile that nginx makes too (what `edge -t`
-// reports), accepting directives that are not served yet.
+// reports), accepting directives that are not served yet, and then tries
+// each listen address as nginx's -t does.
 func Check(m *MainConf) error {
-	_, err := build(m)
-	return err
+	if _, err := build(m); err != nil {
+		return err
+	}
+	if m.HTTP == nil {
+		return nil
+	}
+	for _, a := range m.HTTP.Addrs {
+		if err := probeListen(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// probeListen binds an address and lets it go. An address in use is
+// fine: the running server may hold it, and nginx's -t ignores that too
+// (ngx_open_listening_sockets); a permission or address error is not. A
+// unix socket the probe created is removed again, as nginx does.
+func probeListen(a *ListenAddr) error {
+	ln, err := net.Listen(a.Network, a.Address)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil
+	}
+	if err != nil {
+		return &parser.Error{Msg: "bind() to " + a.Text + " failed" + parser.Errno(err), Err: err}
+	}
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(true)
+	}
+	return ln.Close()
 }
 
 // openLogFiles opens (creating) every log file, as nginx's ngx_init_cycle

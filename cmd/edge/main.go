@@ -154,16 +154,23 @@ func newTable() *conf.Table { return server.Table() }
 // check is -t and -T: nginx's two lines, or the error, and the dump.
 func check(o options, name string, tree *parser.Config, m *server.MainConf, err error, stdout io.Writer, rep *reporter) int {
 	stderr := rep.stderr
-	if err == nil {
-		err = server.Check(m)
-	}
-	if err != nil {
+	failed := func(err error) int {
 		rep.emerg(err)
 		fmt.Fprintf(stderr, "edge: configuration file %s test failed\n", name)
 		return 1
 	}
+	if err != nil {
+		return failed(err)
+	}
+	// Like nginx, "syntax is ok" once the files are read and checked,
+	// before the log files, shared zones and listen sockets are tried.
 	if !o.quiet {
 		fmt.Fprintf(stderr, "edge: the configuration file %s syntax is ok\n", name)
+	}
+	if err := server.Check(m); err != nil {
+		return failed(err)
+	}
+	if !o.quiet {
 		fmt.Fprintf(stderr, "edge: configuration file %s test is successful\n", name)
 	}
 	if o.dump {
