@@ -2,6 +2,7 @@ package parser
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -47,7 +48,7 @@ func ParseBytes(path string, data []byte, confPrefix string, pre []byte) (*Confi
 	}
 	r.cfg.Files = append(r.cfg.Files, File{Path: path, Data: data})
 	dirs, perr := parseFile(path, data)
-	r.stack = []string{path}
+	r.stack, r.sites = []string{path}, []*Directive{nil}
 	xerr := r.expand(&dirs, nil)
 	r.cfg.Directives = append(r.cfg.Directives, dirs...)
 	if xerr != nil {
@@ -62,7 +63,8 @@ func ParseBytes(path string, data []byte, confPrefix string, pre []byte) (*Confi
 type reader struct {
 	prefix string
 	cfg    *Config
-	stack  []string // files being read, outermost first, to catch cycles
+	stack  []string     // files being read, outermost first, to catch cycles
+	sites  []*Directive // the include that opened each file of stack
 }
 
 // expand replaces every include directive in *dirs (recursively) with the
@@ -121,8 +123,13 @@ func (r *reader) include(d *Directive) ([]*Directive, error) {
 	for _, f := range files {
 		for i, open := range r.stack {
 			if open == f {
-				chain := append(append([]string{}, r.stack[i:]...), f)
-				return out, Errorf(d.End, `include cycle: %s`, strings.Join(chain, " includes "))
+				// Name every hop of the cycle by its include site.
+				var hops []string
+				for j := i + 1; j < len(r.stack); j++ {
+					hops = append(hops, fmt.Sprintf("%s includes %s", r.sites[j].End, r.stack[j]))
+				}
+				hops = append(hops, fmt.Sprintf("%s includes %s", d.End, f))
+				return out, Errorf(d.End, "include cycle: %s", strings.Join(hops, ", "))
 			}
 		}
 		data, err := os.ReadFile(f)
@@ -131,9 +138,9 @@ func (r *reader) include(d *Directive) ([]*Directive, error) {
 		}
 		r.addFile(f, data)
 		dirs, perr := parseFile(f, data)
-		r.stack = append(r.stack, f)
+		r.stack, r.sites = append(r.stack, f), append(r.sites, d)
 		xerr := r.expand(&dirs, d)
-		r.stack = r.stack[:len(r.stack)-1]
+		r.stack, r.sites = r.stack[:len(r.stack)-1], r.sites[:len(r.sites)-1]
 		out = append(out, dirs...)
 		if xerr != nil {
 			return out, xerr
