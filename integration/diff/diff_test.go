@@ -21,18 +21,7 @@ import (
 
 var edgeBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "edge-diff")
-	if err != nil {
-		panic(err)
-	}
-	if edgeBin, err = harness.BuildEdge(dir); err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(harness.RunWithEdge(m, &edgeBin)) }
 
 // verdict is the outcome of `-t`: accepted, or the first error's message
 // and line.

@@ -130,3 +130,17 @@ func Start(t testing.TB, bin, addr string, args ...string) *exec.Cmd {
 	t.Fatalf("edge does not accept on %s", addr)
 	return nil
 }
+
+// RunWithEdge is a TestMain body: it builds edge into a temporary
+// directory, sets *bin to it, runs the tests and cleans up.
+func RunWithEdge(m *testing.M, bin *string) int {
+	dir, err := os.MkdirTemp("", "edge-test")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	if *bin, err = BuildEdge(dir); err != nil {
+		panic(err)
+	}
+	return m.Run()
+}

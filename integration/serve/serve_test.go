@@ -19,18 +19,7 @@ import (
 
 var edgeBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "edge-serve")
-	if err != nil {
-		panic(err)
-	}
-	if edgeBin, err = harness.BuildEdge(dir); err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(harness.RunWithEdge(m, &edgeBin)) }
 
 func writeConf(t *testing.T, text string) string {
 	t.Helper()
