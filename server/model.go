@@ -76,6 +76,7 @@ type ServerConf struct {
 	Loc       *LocationConf // server-level location settings
 	Locations []*LocationConf
 	SSL       SSLConf
+	tree      *locationTree // Locations compiled
 }
 
 // Listen is one listen directive.
@@ -121,6 +122,7 @@ type LocationConf struct {
 	Regex     *Regex
 	Pos       parser.Pos
 	Locations []*LocationConf // nested locations
+	tree      *locationTree   // Locations compiled
 
 	DefaultType conf.Setting[string]
 	Return      conf.Setting[Return]

@@ -24,8 +24,14 @@ import (
 // rest arrive with issue #4, and a configuration that uses a directive
 // still pending is refused by Compile rather than served wrongly.
 type Runtime struct {
-	listeners map[string]*ListenAddr // by address
+	listeners map[string]*listener // by address
 	order     []string
+}
+
+// listener is a listen address compiled: its servers' names.
+type listener struct {
+	addr  *ListenAddr
+	names *serverNames
 }
 
 // Compile checks that everything in m can be served and builds a Runtime.
@@ -88,11 +94,14 @@ func openLogFiles(m *MainConf) error {
 }
 
 func build(m *MainConf) (*Runtime, error) {
-	rt := &Runtime{listeners: map[string]*ListenAddr{}}
+	rt := &Runtime{listeners: map[string]*listener{}}
 	if m.HTTP != nil {
 		for _, a := range m.HTTP.Addrs {
-			rt.listeners[a.Address] = a
+			rt.listeners[a.Address] = &listener{addr: a, names: compileServerNames(a)}
 			rt.order = append(rt.order, a.Address)
+		}
+		for _, srv := range m.HTTP.Servers {
+			srv.tree = compileLocations(srv.Locations)
 		}
 	}
 	if err := openLogFiles(m); err != nil {
@@ -114,14 +123,14 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 	errc := make(chan error, len(rt.order))
 	for _, addr := range rt.order {
 		a := rt.listeners[addr]
-		ln, err := net.Listen(a.Network, a.Address)
+		ln, err := net.Listen(a.addr.Network, a.addr.Address)
 		if err != nil {
 			for _, s := range servers {
 				s.Close()
 			}
-			return fmt.Errorf("bind() to %s failed%s", a.Text, parser.Errno(err))
+			return fmt.Errorf("bind() to %s failed%s", a.addr.Text, parser.Errno(err))
 		}
-		hs := &http.Server{Handler: handler{a}, ReadHeaderTimeout: 60 * time.Second, IdleTimeout: defaultKeepalive}
+		hs := &http.Server{Handler: handler{a.names}, ReadHeaderTimeout: 60 * time.Second, IdleTimeout: defaultKeepalive}
 		servers = append(servers, hs)
 		wg.Add(1)
 		go func() {
@@ -148,7 +157,7 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 }
 
 // handler answers the requests of one listen address.
-type handler struct{ addr *ListenAddr }
+type handler struct{ names *serverNames }
 
 // ServeHTTP picks the server by Host, runs the server-level return (nginx's
 // server rewrite phase), then the location's.
@@ -157,104 +166,16 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hst, _, err := net.SplitHostPort(host); err == nil {
 		host = hst
 	}
-	host = strings.TrimSuffix(host, ".")
-	srv := findServer(h.addr, host)
+	srv := h.names.find(strings.TrimSuffix(host, "."))
 	if srv.Loc.Return.IsSet {
 		respond(w, r, srv.Loc)
 		return
 	}
-	loc, _ := findLocation(srv.Locations, r.URL.Path)
+	loc, _ := srv.tree.find(r.URL.Path)
 	if loc == nil {
 		loc = srv.Loc
 	}
 	respond(w, r, loc)
-}
-
-// findServer is nginx's order (ngx_http_find_virtual_server): an exact
-// name, then the longest leading wildcard, then the longest trailing
-// wildcard, then the first matching regex, else the default server.
-func findServer(a *ListenAddr, host string) *ServerConf {
-	var lead, trail *ServerConf
-	leadLen, trailLen := 0, 0
-	for _, s := range a.Servers {
-		for _, n := range s.Names {
-			switch name := n.Name; {
-			case n.Regex != nil:
-			case name == host:
-				return s
-			case strings.HasPrefix(name, "*.") || strings.HasPrefix(name, "."):
-				suffix := strings.TrimPrefix(name, "*")
-				bare := strings.HasPrefix(name, ".") && host == name[1:]
-				if (bare || strings.HasSuffix(host, suffix)) && len(suffix) > leadLen {
-					lead, leadLen = s, len(suffix)
-				}
-			case strings.HasSuffix(name, ".*"):
-				prefix := strings.TrimSuffix(name, "*")
-				if strings.HasPrefix(host, prefix) && len(prefix) > trailLen {
-					trail, trailLen = s, len(prefix)
-				}
-			}
-		}
-	}
-	if lead != nil {
-		return lead
-	}
-	if trail != nil {
-		return trail
-	}
-	for _, s := range a.Servers {
-		for _, n := range s.Names {
-			if n.Regex != nil && n.Regex.MatchString(host) {
-				return s
-			}
-		}
-	}
-	return a.Default
-}
-
-// findLocation is ngx_http_core_find_location: the exact match wins at
-// once; otherwise the longest prefix, then the locations nested in it
-// (their own regexes first), then, unless that prefix is ^~, this level's
-// regexes in order, the first match winning (and searching its own nested
-// locations). done reports an exact or ^~ match, which ends the search
-// of the levels above too.
-func findLocation(locs []*LocationConf, uri string) (loc *LocationConf, done bool) {
-	var best *LocationConf
-	for _, l := range locs {
-		switch l.Match {
-		case MatchExact:
-			if l.Path == uri {
-				return l, true
-			}
-		case MatchPrefix, MatchNoRegex:
-			if strings.HasPrefix(uri, l.Path) && (best == nil || len(l.Path) > len(best.Path)) {
-				best = l
-			}
-		}
-	}
-	noRegex := false
-	if best != nil {
-		loc, noRegex = best, best.Match == MatchNoRegex
-		in, inDone := findLocation(best.Locations, uri)
-		if inDone {
-			return in, true
-		}
-		if in != nil {
-			loc = in
-		}
-	}
-	if noRegex {
-		return loc, true
-	}
-	for _, l := range locs {
-		if (l.Match == MatchRegex || l.Match == MatchRegexI) && l.Regex.MatchString(uri) {
-			if in, _ := findLocation(l.Locations, uri); in != nil {
-				return in, false
-			}
-			return l, false
-		}
-	}
-	return loc, false
 }
 
 func respond(w http.ResponseWriter, r *http.Request, loc *LocationConf) {
