@@ -45,6 +45,7 @@ var CoreCommands = []conf.Command{
 	{Name: "server_name", Type: conf.HTTPSrv | conf.OneMore, Module: "ngx_http_core_module", Set: setServerName},
 	{Name: "location", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Block | conf.Take12, Module: "ngx_http_core_module", Open: openLocation},
 	{Name: "default_type", Once: true, Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: conf.StrSlot(defaultTypeOf)},
+	{Name: "types", Type: httpAny | conf.Block | conf.NoArgs | conf.Entries, Module: "ngx_http_core_module", Set: setTypes},
 	{Name: "return", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Take12, Module: "ngx_http_rewrite_module", Set: setReturn},
 	// Pending blocks still need their context so that their contents are
 	// checked where nginx checks them.
@@ -107,6 +108,9 @@ func openHTTP(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 // (ngx_http_ssl_merge_srv_conf), then find duplicate locations
 // (ngx_http_init_locations).
 func (h *HTTPConf) finish(confPrefix string) error {
+	if h.Loc.Types == nil {
+		h.Loc.Types = defaultTypes
+	}
 	for _, srv := range h.Servers {
 		mergeLocation(srv.Loc, h.Loc)
 		for _, loc := range srv.Locations {
@@ -140,6 +144,11 @@ func (h *HTTPConf) finish(confPrefix string) error {
 
 func mergeLocation(loc, parent *LocationConf) {
 	loc.DefaultType.Merge(parent.DefaultType, "text/plain")
+	loc.Charset.Merge(parent.Charset, "off")
+	loc.CharsetTypes.Merge(parent.CharsetTypes, defaultCharsetTypes)
+	if loc.Types == nil {
+		loc.Types = parent.Types
+	}
 	for _, in := range loc.Locations {
 		mergeLocation(in, loc)
 	}

@@ -125,7 +125,11 @@ type LocationConf struct {
 	tree      *locationTree   // Locations compiled
 
 	DefaultType conf.Setting[string]
-	Return      conf.Setting[Return]
+	// Types is nil where no types block was written: it inherits.
+	Types        mimeTypes
+	Charset      conf.Setting[string]
+	CharsetTypes conf.Setting[typeSet]
+	Return       conf.Setting[Return]
 	// Root is root or alias (Alias set), as written.
 	Root  conf.Setting[string]
 	Alias bool

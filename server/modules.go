@@ -10,6 +10,7 @@ import "edge/internal/conf"
 // init functions.
 var Modules = [][]conf.Command{
 	CoreCommands,
+	CharsetCommands,
 	LogCommands,
 	SSLCommands,
 	NginxCommands,

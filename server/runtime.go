@@ -182,7 +182,7 @@ func respond(w http.ResponseWriter, r *http.Request, loc *LocationConf) {
 	w.Header().Set("Server", "edge")
 	ret := loc.Return
 	if !ret.IsSet {
-		errorPage(w, http.StatusNotFound)
+		errorPage(w, loc, http.StatusNotFound)
 		return
 	}
 	code := ret.Value.Code
@@ -196,35 +196,19 @@ func respond(w http.ResponseWriter, r *http.Request, loc *LocationConf) {
 	}
 	if code >= 301 && code <= 308 && code != 304 && code != 305 && code != 306 && ret.Value.HasText {
 		w.Header().Set("Location", absoluteRedirect(r, ret.Value.Text))
-		errorPage(w, code)
+		errorPage(w, loc, code)
 		return
 	}
 	if !ret.Value.HasText {
-		errorPage(w, code)
+		errorPage(w, loc, code)
 		return
 	}
-	w.Header().Set("Content-Type", contentType(r.URL.Path, loc.DefaultType.Value))
+	w.Header().Set("Content-Type", loc.withCharset(loc.contentType(r.URL.Path)))
 	w.Header().Set("Content-Length", strconv.Itoa(len(ret.Value.Text)))
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {
 		w.Write([]byte(ret.Value.Text))
 	}
-}
-
-// defaultTypes are nginx's types when the configuration has no types
-// block (ngx_http_core_default_types); the types directive lands with
-// issue #4.
-var defaultTypes = map[string]string{"html": "text/html", "gif": "image/gif", "jpg": "image/jpeg"}
-
-// contentType is ngx_http_set_content_type: the type of the URI's
-// extension, else default_type.
-func contentType(uri, def string) string {
-	if i := strings.LastIndexAny(uri, "./"); i >= 0 && uri[i] == '.' {
-		if t, ok := defaultTypes[strings.ToLower(uri[i+1:])]; ok {
-			return t
-		}
-	}
-	return def
 }
 
 // absoluteRedirect makes a Location that starts with "/" absolute, as
@@ -249,7 +233,7 @@ func absoluteRedirect(r *http.Request, loc string) string {
 
 // errorPage writes nginx's built-in page for code, or only the status
 // line and headers for a code nginx has no page for.
-func errorPage(w http.ResponseWriter, code int) {
+func errorPage(w http.ResponseWriter, loc *LocationConf, code int) {
 	title, ok := statusTitles[code]
 	if !ok {
 		w.Header().Set("Content-Length", "0")
@@ -259,7 +243,7 @@ func errorPage(w http.ResponseWriter, code int) {
 	text := strconv.Itoa(code) + " " + title
 	body := "<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" + text +
 		"</h1></center>\r\n<hr><center>edge</center>\r\n</body>\r\n</html>\r\n"
-	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Content-Type", loc.withCharset("text/html"))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(code)
 	w.Write([]byte(body))

@@ -52,6 +52,31 @@ http {
     server { listen 127.0.0.1:%[1]d; server_name ~^WWW\.UPPER\.test$; return 200 "capital regex is caseless"; }
     server {
         listen 127.0.0.1:%[1]d;
+        server_name types.test;
+        charset utf-8;
+        types {
+            text/css css;
+            application/json json JSONX;
+        }
+        default_type application/octet-stream;
+        location / { return 200 "typed"; }
+        location /none/ {
+            types {}
+            charset_types application/json;
+            return 200 "only default_type";
+        }
+        location /all/ {
+            charset_types *;
+            return 200 "every type gets the charset";
+        }
+        location /off/ {
+            charset off;
+            return 200 "no charset";
+        }
+        location = /err { return 404; }
+    }
+    server {
+        listen 127.0.0.1:%[1]d;
         server_name first.test;
         return 301 https://example.com/;
         location / { return 200 "never: the server-level return comes first"; }
@@ -105,6 +130,9 @@ func TestRouting(t *testing.T) {
 		{"x.deep.wild.test", "/"}, {"wild.test", "/"}, {"www.trail.org", "/"}, {"www.trail", "/"},
 		{"dot.test", "/"}, {"a.dot.test", "/"}, {"re12.test", "/"}, {"www.upper.test", "/"},
 		{"first.test", "/"}, {"unknown.test", "/"},
+		{"types.test", "/a.css"}, {"types.test", "/a.json"}, {"types.test", "/a.JSONX"}, {"types.test", "/a.html"},
+		{"types.test", "/a"}, {"types.test", "/none/a.css"}, {"types.test", "/all/a.bin"}, {"types.test", "/all/a.json"},
+		{"types.test", "/off/a.css"}, {"types.test", "/err"}, {"types.test", "/dir.css/file"},
 	} {
 		if n, e := get(nport, c.host, c.path), get(eport, c.host, c.path); n != e {
 			t.Errorf("Host %s, %s:\nnginx: %s\nedge:  %s", c.host, c.path, n, e)
