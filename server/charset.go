@@ -12,7 +12,7 @@ import (
 // (source_charset, override_charset, charset_map) is still pending.
 var CharsetCommands = []conf.Command{
 	{Name: "charset", Once: true, Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_charset_filter_module", Set: conf.StrSlot(func(s *conf.Scope) *conf.Setting[string] { return &locOf(s).Charset })},
-	{Name: "charset_types", Once: true, Type: httpAny | conf.OneMore, Module: "ngx_http_charset_filter_module", Set: setCharsetTypes},
+	{Name: "charset_types", Type: httpAny | conf.OneMore, Module: "ngx_http_charset_filter_module", Set: setCharsetTypes},
 }
 
 // defaultCharsetTypes are charset_types' default.
@@ -33,12 +33,20 @@ func (t typeSet) has(mime string) bool {
 	return t[strings.ToLower(strings.TrimSpace(mime))]
 }
 
+// setCharsetTypes is ngx_http_types_slot: a second charset_types in a
+// block adds to the first.
 func setCharsetTypes(s *conf.Scope, d *parser.Directive) error {
-	set := typeSet{"text/html": true} // ngx_http_types_slot always adds it
-	for _, a := range d.Args {
-		set[strings.ToLower(a.Value)] = true
+	ct := &locOf(s).CharsetTypes
+	if !ct.IsSet {
+		// ngx_http_types_slot always adds text/html.
+		if err := ct.Put(typeSet{"text/html": true}, d); err != nil {
+			return err
+		}
 	}
-	return locOf(s).CharsetTypes.Put(set, d)
+	for _, a := range d.Args {
+		ct.Value[strings.ToLower(a.Value)] = true
+	}
+	return nil
 }
 
 // withCharset adds "; charset=…" to a content type, as the charset
