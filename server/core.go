@@ -47,6 +47,8 @@ var CoreCommands = []conf.Command{
 	{Name: "default_type", Once: true, Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: conf.StrSlot(defaultTypeOf)},
 	{Name: "types", Type: httpAny | conf.Block | conf.NoArgs | conf.Entries, Module: "ngx_http_core_module", Set: setTypes},
 	{Name: "return", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Take12, Module: "ngx_http_rewrite_module", Set: setReturn},
+	{Name: "set", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Take2, Module: "ngx_http_rewrite_module", Set: setSet},
+	{Name: "map", Type: conf.HTTPMain | conf.Block | conf.Entries | conf.Take2, Module: "ngx_http_map_module", Set: setMap},
 	// Pending blocks still need their context so that their contents are
 	// checked where nginx checks them.
 	{Name: "if", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_rewrite_module", Status: conf.Pending, Planned: "#4", Open: openIf},
@@ -138,6 +140,9 @@ func (h *HTTPConf) finish(confPrefix string) error {
 		if err := duplicateLocations(srv.Locations); err != nil {
 			return err
 		}
+	}
+	if err := h.vars.finish(h.captures); err != nil {
+		return &parser.Error{Msg: err.Error()}
 	}
 	return nil
 }
@@ -427,7 +432,7 @@ func setServerName(s *conf.Scope, d *parser.Directive) error {
 			}
 			// nginx makes a server name regex caseless when it has a
 			// capital letter (ngx_http_core_server_name).
-			re, err := compileRegex(name[1:], strings.ToLower(name) != name)
+			re, err := lv(s).http.regex(name[1:], strings.ToLower(name) != name)
 			if err != nil {
 				return parser.Errorf(d.End, `%s in "%s"`, err, name[1:])
 			}
@@ -485,7 +490,7 @@ func openLocation(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	}
 	loc.Path = name
 	if loc.Match == MatchRegex || loc.Match == MatchRegexI {
-		re, err := compileRegex(name, loc.Match == MatchRegexI)
+		re, err := l.http.regex(name, loc.Match == MatchRegexI)
 		if err != nil {
 			return nil, parser.Errorf(d.End, `%s in "%s"`, err, name)
 		}
@@ -507,39 +512,6 @@ func openLocation(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 		l.srv.Locations = append(l.srv.Locations, loc)
 	}
 	return s.Child(conf.HTTPLoc, d, &level{main: l.main, http: l.http, srv: l.srv, loc: loc, in: loc}), nil
-}
-
-// setReturn is ngx_http_rewrite_return. A location may have several;
-// the rewrite phase runs the first, so edge keeps it, after checking
-// each as nginx does.
-func setReturn(s *conf.Scope, d *parser.Directive) error {
-	v := d.Args[0].Value
-	r := Return{}
-	code, err := conf.ParseNumber(v)
-	switch {
-	case err == nil:
-		if code > 999 {
-			return parser.Errorf(d.End, `invalid return code "%s"`, v)
-		}
-		r.Code = int(code)
-		if len(d.Args) == 2 {
-			r.Text, r.HasText = d.Args[1].Value, true
-		}
-	case len(d.Args) == 1 && (strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "$scheme")):
-		r.Code, r.Text, r.HasText = 302, v, true
-	default:
-		return parser.Errorf(d.End, `invalid return code "%s"`, v)
-	}
-	if strings.Contains(r.Text, "$") {
-		// The text is a template: serving it waits for the variables.
-		m := lv(s).main
-		m.Pending = append(m.Pending, conf.Use{Dir: d, Cmd: &returnWithVariables})
-	}
-	loc := locOf(s)
-	if loc.Return.IsSet {
-		return nil
-	}
-	return loc.Return.Put(r, d)
 }
 
 // setRoot is ngx_http_core_root, for root and alias: one of them per
@@ -570,10 +542,6 @@ func setRoot(s *conf.Scope, d *parser.Directive) error {
 	loc.Alias = alias
 	return loc.Root.Put(v, d)
 }
-
-// returnWithVariables stands for a return whose text has variables in the
-// list of what cannot be served yet.
-var returnWithVariables = conf.Command{Name: "return", Planned: "#4, for its variables"}
 
 func openIf(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	l := lv(s)

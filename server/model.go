@@ -53,6 +53,10 @@ type HTTPConf struct {
 	// with the servers on it.
 	Addrs     []*ListenAddr
 	upstreams map[string]bool // upstream names, unique as in nginx
+	// vars are the variables the configuration names; captures are the
+	// named groups of its regexes, which are variables too.
+	vars     varTable
+	captures map[string]bool
 }
 
 // ListenAddr is one address servers listen on, as nginx's
@@ -129,18 +133,11 @@ type LocationConf struct {
 	Types        mimeTypes
 	Charset      conf.Setting[string]
 	CharsetTypes conf.Setting[typeSet]
-	Return       conf.Setting[Return]
+	// Rewrite are the rewrite module's directives of this level, in order.
+	Rewrite []rewriteCode
 	// Root is root or alias (Alias set), as written.
 	Root  conf.Setting[string]
 	Alias bool
-}
-
-// Return is the return directive.
-type Return struct {
-	Code int
-	// Text is the body, or the URL for redirects.
-	Text    string
-	HasText bool
 }
 
 // newLocationConf returns a location with nothing set.

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,4 +56,61 @@ func (r *Regex) MatchString(s string) bool {
 	}
 	ok, err := r.pcre.MatchString(s)
 	return err == nil && ok
+}
+
+// names lists the capture groups' names by number ("" for unnamed; the
+// whole match is 0).
+func (r *Regex) names() []string {
+	if r.re2 != nil {
+		return r.re2.SubexpNames()
+	}
+	out := make([]string, 0, 8)
+	for _, n := range r.pcre.GetGroupNumbers() {
+		name := r.pcre.GroupNameFromNumber(n)
+		if name == strconv.Itoa(n) {
+			name = ""
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// match matches s and returns the submatch indexes, or nil.
+func (r *Regex) match(s string) []int {
+	if r.re2 != nil {
+		return r.re2.FindStringSubmatchIndex(s)
+	}
+	m, err := r.pcre.FindStringMatch(s)
+	if err != nil || m == nil {
+		return nil
+	}
+	var idx []int
+	for _, g := range m.Groups() {
+		if len(g.Captures) == 0 {
+			idx = append(idx, -1, -1)
+			continue
+		}
+		// regexp2 counts runes; Go strings are indexed by bytes.
+		start := len(string([]rune(s)[:g.Index]))
+		idx = append(idx, start, start+len(g.String()))
+	}
+	return idx
+}
+
+// regex compiles a regex of the http block and notes its named groups,
+// which are variables.
+func (h *HTTPConf) regex(expr string, caseless bool) (*Regex, error) {
+	re, err := compileRegex(expr, caseless)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range re.names() {
+		if n != "" {
+			if h.captures == nil {
+				h.captures = map[string]bool{}
+			}
+			h.captures[strings.ToLower(n)] = true
+		}
+	}
+	return re, nil
 }

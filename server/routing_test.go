@@ -114,7 +114,7 @@ func TestServerNames(t *testing.T) {
 		"www.trail.org": "www.trail.*", "www.other.org": "www.*", "dot.test": ".dot.test", "a.dot.test": ".dot.test",
 		"re5.test": "~^re\\d+\\.test$", "nothing": "exact.test",
 	} {
-		if got := sn.find(host); got != servers[want] {
+		if got, _ := sn.find(host); got != servers[want] {
 			t.Errorf("%s: got %v, want the %s server", host, got.Names, want)
 		}
 	}

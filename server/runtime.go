@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -32,6 +33,7 @@ type Runtime struct {
 type listener struct {
 	addr  *ListenAddr
 	names *serverNames
+	slots int
 }
 
 // Compile checks that everything in m can be served and builds a Runtime.
@@ -39,6 +41,11 @@ func Compile(m *MainConf) (*Runtime, error) {
 	if len(m.Pending) > 0 {
 		u := m.Pending[0]
 		return nil, parser.Errorf(u.Dir.End, `"%s" directive is not served yet (planned in issue %s); "edge -t" accepts it`, u.Dir.Name, u.Cmd.Planned)
+	}
+	if m.HTTP != nil {
+		if err := m.HTTP.vars.servable(); err != nil {
+			return nil, err
+		}
 	}
 	return build(m)
 }
@@ -97,7 +104,7 @@ func build(m *MainConf) (*Runtime, error) {
 	rt := &Runtime{listeners: map[string]*listener{}}
 	if m.HTTP != nil {
 		for _, a := range m.HTTP.Addrs {
-			rt.listeners[a.Address] = &listener{addr: a, names: compileServerNames(a)}
+			rt.listeners[a.Address] = &listener{addr: a, names: compileServerNames(a), slots: m.HTTP.vars.defined}
 			rt.order = append(rt.order, a.Address)
 		}
 		for _, srv := range m.HTTP.Servers {
@@ -130,7 +137,7 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("bind() to %s failed%s", a.addr.Text, parser.Errno(err))
 		}
-		hs := &http.Server{Handler: handler{a.names}, ReadHeaderTimeout: 60 * time.Second, IdleTimeout: defaultKeepalive}
+		hs := &http.Server{Handler: handler{names: a.names, slots: a.slots}, ReadHeaderTimeout: 60 * time.Second, IdleTimeout: defaultKeepalive}
 		servers = append(servers, hs)
 		wg.Add(1)
 		go func() {
@@ -157,35 +164,49 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 }
 
 // handler answers the requests of one listen address.
-type handler struct{ names *serverNames }
+type handler struct {
+	names *serverNames
+	slots int // configuration variables a request holds
+}
 
-// ServeHTTP picks the server by Host, runs the server-level return (nginx's
-// server rewrite phase), then the location's.
+// ServeHTTP picks the server by Host and runs its rewrite directives
+// (nginx's server rewrite phase), then finds the location and runs its
+// own.
 func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host := strings.ToLower(r.Host)
 	if hst, _, err := net.SplitHostPort(host); err == nil {
 		host = hst
 	}
-	srv := h.names.find(strings.TrimSuffix(host, "."))
-	if srv.Loc.Return.IsSet {
-		respond(w, r, srv.Loc)
+	host = strings.TrimSuffix(host, ".")
+	srv, re := h.names.find(host)
+	rq := newRequest(r, srv, h.slots)
+	if re != nil {
+		rq.match = &regexMatch{re: re, subject: host, idx: re.match(host)}
+	}
+	if ret := runRewrite(srv.Loc.Rewrite, rq); ret != nil {
+		respond(w, rq, srv.Loc, ret)
 		return
 	}
 	loc, _ := srv.tree.find(r.URL.Path)
 	if loc == nil {
 		loc = srv.Loc
 	}
-	respond(w, r, loc)
+	if loc.Regex != nil {
+		rq.match = &regexMatch{re: loc.Regex, subject: r.URL.Path, idx: loc.Regex.match(r.URL.Path)}
+	}
+	respond(w, rq, loc, runRewrite(loc.Rewrite, rq))
 }
 
-func respond(w http.ResponseWriter, r *http.Request, loc *LocationConf) {
+// respond answers with a return, or with nginx's 404 page where nginx's
+// static module would look for a file (issue #4).
+func respond(w http.ResponseWriter, rq *request, loc *LocationConf, ret *Return) {
+	r := rq.r
 	w.Header().Set("Server", "edge")
-	ret := loc.Return
-	if !ret.IsSet {
+	if ret == nil {
 		errorPage(w, loc, http.StatusNotFound)
 		return
 	}
-	code := ret.Value.Code
+	code := ret.Code
 	if code == 444 {
 		if hj, ok := w.(http.Hijacker); ok {
 			if c, _, err := hj.Hijack(); err == nil {
@@ -194,20 +215,21 @@ func respond(w http.ResponseWriter, r *http.Request, loc *LocationConf) {
 		}
 		return
 	}
-	if code >= 301 && code <= 308 && code != 304 && code != 305 && code != 306 && ret.Value.HasText {
-		w.Header().Set("Location", absoluteRedirect(r, ret.Value.Text))
+	if ret.Text == nil {
 		errorPage(w, loc, code)
 		return
 	}
-	if !ret.Value.HasText {
+	text := ret.Text.String(rq)
+	if code >= 301 && code <= 308 && code != 304 && code != 305 && code != 306 {
+		w.Header().Set("Location", absoluteRedirect(r, text))
 		errorPage(w, loc, code)
 		return
 	}
 	w.Header().Set("Content-Type", loc.withCharset(loc.contentType(r.URL.Path)))
-	w.Header().Set("Content-Length", strconv.Itoa(len(ret.Value.Text)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(text)))
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {
-		w.Write([]byte(ret.Value.Text))
+		io.WriteString(w, text)
 	}
 }
 

@@ -53,19 +53,21 @@ func compileServerNames(a *ListenAddr) *serverNames {
 	return sn
 }
 
-// find returns the server for a lower-cased host. It allocates nothing.
-func (sn *serverNames) find(host string) *ServerConf {
+// find returns the server for a lower-cased host, and the regex that
+// matched it, if one did (its captures are variables). It allocates
+// nothing.
+func (sn *serverNames) find(host string) (*ServerConf, *Regex) {
 	if s, ok := sn.exact[host]; ok {
-		return s
+		return s, nil
 	}
 	if s, ok := sn.bare[host]; ok {
-		return s
+		return s, nil
 	}
 	// Leading wildcards, the longest (leftmost dot) first.
 	for i := 0; i < len(host); i++ {
 		if host[i] == '.' {
 			if s, ok := sn.lead[host[i:]]; ok {
-				return s
+				return s, nil
 			}
 		}
 	}
@@ -73,14 +75,14 @@ func (sn *serverNames) find(host string) *ServerConf {
 	for i := len(host) - 1; i >= 0; i-- {
 		if host[i] == '.' {
 			if s, ok := sn.trail[host[:i+1]]; ok {
-				return s
+				return s, nil
 			}
 		}
 	}
 	for _, r := range sn.regex {
 		if r.re.MatchString(host) {
-			return r.srv
+			return r.srv, r.re
 		}
 	}
-	return sn.def
+	return sn.def, nil
 }

@@ -88,6 +88,7 @@ var deliberate = map[string]string{
 // error differently.
 var wording = map[string]string{
 	"regex-invalid": "RE2's and regexp2's messages, not PCRE's",
+	"map-regex":     "RE2's and regexp2's messages, not PCRE's",
 }
 
 // Every configuration of cmd/edge/testdata/check, the golden tests of

@@ -75,6 +75,37 @@ http {
         }
         location = /err { return 404; }
     }
+    map $http_x_kind $kind {
+        default        "unknown";
+        apple          "fruit";
+        ~^car(?<model>\d+)$ "car $model";
+        ~*^BIKE        "bike";
+    }
+    map $host $zone {
+        hostnames;
+        default        "none";
+        .example.test  "dot";
+        *.sub.example.test "sub";
+        www.example.*  "www";
+        "exact.example.test" "exact";
+    }
+    server {
+        listen 127.0.0.1:%[1]d;
+        server_name vars.test *.example.test www.example.org ~^(?<user>[a-z]+)\.users\.test$;
+        set $greeting "hello";
+        location = /vars {
+            return 200 "$request_method $uri args=$args a=$arg_a is=$is_args host=$host c=$cookie_sid h=$http_x_test ${greeting}x";
+        }
+        location = /set {
+            set $greeting "$greeting, $host";
+            set $args "changed=1";
+            return 200 "$greeting $args";
+        }
+        location ~ ^/re/(\w+)/(?<id>\d+)$ { return 200 "captures $1 $2 $id"; }
+        location = /map { return 200 "kind=$kind zone=$zone"; }
+        location = /user { return 200 "user=$user"; }
+        location = /redirect { return 302 /to/$arg_x; }
+    }
     server {
         listen 127.0.0.1:%[1]d;
         server_name first.test;
@@ -104,9 +135,14 @@ func TestRouting(t *testing.T) {
 	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", eport), "-p", dir+"/", "-c", econf)
 
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	get := func(port int, host, path string) string {
+	get := func(port int, host, path string, kind string) string {
 		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
 		req.Host = host
+		if kind != "" {
+			req.Header.Set("X-Kind", kind)
+		}
+		req.Header.Set("X-Test", "t1")
+		req.Header.Set("Cookie", "a=1; SID=s2")
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -133,9 +169,18 @@ func TestRouting(t *testing.T) {
 		{"types.test", "/a.css"}, {"types.test", "/a.json"}, {"types.test", "/a.JSONX"}, {"types.test", "/a.html"},
 		{"types.test", "/a"}, {"types.test", "/none/a.css"}, {"types.test", "/all/a.bin"}, {"types.test", "/all/a.json"},
 		{"types.test", "/off/a.css"}, {"types.test", "/err"}, {"types.test", "/dir.css/file"},
+		{"vars.test", "/vars?a=1&b=2"}, {"vars.test", "/vars"}, {"VARS.test:99", "/vars?A=x"}, {"vars.test", "/set?x=1"},
+		{"vars.test", "/re/abc/42"}, {"vars.test", "/map"}, {"www.example.test", "/map"}, {"a.sub.example.test", "/map"},
+		{"example.test", "/map"}, {"exact.example.test", "/map"}, {"www.example.org", "/map"}, {"bob.users.test", "/user"},
+		{"vars.test", "/redirect?x=here"},
 	} {
-		if n, e := get(nport, c.host, c.path), get(eport, c.host, c.path); n != e {
+		if n, e := get(nport, c.host, c.path, ""), get(eport, c.host, c.path, ""); n != e {
 			t.Errorf("Host %s, %s:\nnginx: %s\nedge:  %s", c.host, c.path, n, e)
+		}
+	}
+	for _, kind := range []string{"apple", "APPLE", "car42", "car", "bike", "BIKE", "plane"} {
+		if n, e := get(nport, "vars.test", "/map", kind), get(eport, "vars.test", "/map", kind); n != e {
+			t.Errorf("X-Kind %s:\nnginx: %s\nedge:  %s", kind, n, e)
 		}
 	}
 }

@@ -114,10 +114,10 @@ func TestPendingRefused(t *testing.T) {
 	if res := harness.Run(t, 10*time.Second, edgeBin, "-t", "-q", "-c", conf); res.Code != 0 {
 		t.Errorf("edge -t refuses a pending directive: %s", res.Stderr)
 	}
-	// A return whose text has variables would be answered literally.
-	conf = writeConf(t, "events {}\nhttp {\n    server {\n        listen 127.0.0.1:1;\n        return 200 \"$host\";\n    }\n}\n")
+	// A variable edge does not compute yet would be answered empty.
+	conf = writeConf(t, "events {}\nhttp {\n    server {\n        listen 127.0.0.1:1;\n        return 200 \"$ssl_protocol\";\n    }\n}\n")
 	res = harness.Run(t, 10*time.Second, edgeBin, "-c", conf, "-p", t.TempDir())
-	want = `edge: [emerg] "return" directive is not served yet (planned in issue #4, for its variables); "edge -t" accepts it in ` + conf + ":5\n"
+	want = `edge: [emerg] the "$ssl_protocol" variable is not served yet (planned in issue TLS (not filed yet)); "edge -t" accepts it in ` + conf + ":5\n"
 	if res.Code != 1 || res.Stderr != want {
 		t.Errorf("code %d, stderr %q; want 1, %q", res.Code, res.Stderr, want)
 	}

@@ -1,0 +1,343 @@
+package server
+
+import (
+	"edge/parser"
+
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The variables engine. A template names variables; when the http block
+// ends, every name is resolved once: to a variable the configuration
+// defines (set, map), to one edge computes from the request, or to one
+// nginx has that edge does not compute yet (serving refuses those). A
+// name nginx does not know is nginx's `unknown "x" variable`.
+
+// varTable holds every variable name the configuration uses.
+type varTable struct {
+	refs    map[string]*varRef
+	defined int // the number of configuration-defined variables (slots)
+}
+
+// varRef is one variable name, resolved by finish.
+type varRef struct {
+	name string
+	// slot is the variable's place in a request's values when the
+	// configuration defines it (set, map), else -1.
+	slot int
+	get  func(rq *request) string // computed from the request
+	// pending names a variable nginx has and edge does not compute yet.
+	pending bool
+	// mapped is the map that computes a map variable.
+	mapped *varMap
+	pos    parser.Pos // where it is first named
+}
+
+// servable refuses the variables edge does not compute yet, at the first
+// place that names one: serving them would answer wrongly.
+func (t *varTable) servable() error {
+	var first *varRef
+	for _, r := range t.refs {
+		if r.pending && (first == nil || r.pos.File == first.pos.File && r.pos.Line < first.pos.Line) {
+			first = r
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	planned := "#4"
+	switch {
+	case strings.HasPrefix(first.name, "ssl_") || first.name == "http2":
+		planned = sslPlanned
+	case strings.HasPrefix(first.name, "upstream_") || strings.HasPrefix(first.name, "proxy_"):
+		planned = "#6"
+	}
+	return parser.Errorf(first.pos, `the "$%s" variable is not served yet (planned in issue %s); "edge -t" accepts it`, first.name, planned)
+}
+
+// ref returns the variable name, first used at pos.
+func (t *varTable) ref(name string, pos parser.Pos) *varRef {
+	key := strings.ToLower(name) // nginx's variable names are case-insensitive
+	if t.refs == nil {
+		t.refs = map[string]*varRef{}
+	}
+	r, ok := t.refs[key]
+	if !ok {
+		r = &varRef{name: key, slot: -1, pos: pos}
+		t.refs[key] = r
+	}
+	return r
+}
+
+// define makes name a configuration variable (set, map) with a slot.
+func (t *varTable) define(name string, pos parser.Pos) *varRef {
+	r := t.ref(name, pos)
+	if r.slot < 0 {
+		r.slot = t.defined
+		t.defined++
+	}
+	return r
+}
+
+// finish resolves every name; named captures of the configuration's
+// regexes are variables too. It is ngx_http_variables_init_vars.
+func (t *varTable) finish(captures map[string]bool) error {
+	for _, r := range t.refs {
+		switch {
+		case builtinVars[r.name] != nil:
+			// A builtin may have a slot too ("set $args"): a value set
+			// wins over the computed one.
+			r.get = builtinVars[r.name]
+		case r.slot >= 0:
+		case captures[r.name]:
+			name := r.name
+			r.get = func(rq *request) string { return rq.namedCapture(name) }
+		case prefixVar(r.name) != nil:
+			r.get = prefixVar(r.name)
+		case knownVars[r.name] || knownPrefix(r.name):
+			r.pending = true
+		default:
+			return &unknownVariable{r.name}
+		}
+	}
+	return nil
+}
+
+type unknownVariable struct{ name string }
+
+func (e *unknownVariable) Error() string { return `unknown "` + e.name + `" variable` }
+
+// request is what the variables of one request are computed from.
+type request struct {
+	r     *http.Request
+	srv   *ServerConf
+	vals  []string
+	have  []bool
+	match *regexMatch // the last regex match: captures
+}
+
+func newRequest(r *http.Request, srv *ServerConf, slots int) *request {
+	return &request{r: r, srv: srv, vals: make([]string, slots), have: make([]bool, slots)}
+}
+
+func (rq *request) value(v *varRef) string {
+	switch {
+	case v.slot >= 0 && rq.have[v.slot]:
+		return rq.vals[v.slot]
+	case v.mapped != nil && v.mapped.volatile:
+		return v.mapped.eval(rq)
+	case v.mapped != nil:
+		rq.set(v, v.mapped.eval(rq))
+		return rq.vals[v.slot]
+	case v.get != nil:
+		return v.get(rq)
+	}
+	// A variable set in another location: nginx's "uninitialized".
+	return ""
+}
+
+func (rq *request) set(v *varRef, value string) {
+	rq.vals[v.slot], rq.have[v.slot] = value, true
+}
+
+// regexMatch is a successful match and its submatch indexes.
+type regexMatch struct {
+	re      *Regex
+	subject string
+	idx     []int
+}
+
+func (rq *request) capture(n int) string {
+	m := rq.match
+	if m == nil || 2*n+1 >= len(m.idx) || m.idx[2*n] < 0 {
+		return ""
+	}
+	return m.subject[m.idx[2*n]:m.idx[2*n+1]]
+}
+
+func (rq *request) namedCapture(name string) string {
+	if rq.match == nil {
+		return ""
+	}
+	for i, n := range rq.match.re.names() {
+		if n == name {
+			return rq.capture(i)
+		}
+	}
+	return ""
+}
+
+// builtinVars are the variables of ngx_http_variables.c that edge
+// computes.
+var builtinVars = map[string]func(rq *request) string{
+	"host":            func(rq *request) string { return rq.host() },
+	"uri":             func(rq *request) string { return rq.r.URL.Path },
+	"document_uri":    func(rq *request) string { return rq.r.URL.Path },
+	"request_uri":     func(rq *request) string { return rq.r.RequestURI },
+	"args":            func(rq *request) string { return rq.r.URL.RawQuery },
+	"query_string":    func(rq *request) string { return rq.r.URL.RawQuery },
+	"is_args":         func(rq *request) string { return ifElse(rq.r.URL.RawQuery != "", "?", "") },
+	"request_method":  func(rq *request) string { return rq.r.Method },
+	"server_protocol": func(rq *request) string { return rq.r.Proto },
+	"request": func(rq *request) string {
+		return rq.r.Method + " " + rq.r.RequestURI + " " + rq.r.Proto
+	},
+	"scheme":         func(*request) string { return "http" },
+	"https":          func(*request) string { return "" },
+	"remote_addr":    func(rq *request) string { h, _ := splitAddr(rq.r.RemoteAddr); return h },
+	"remote_port":    func(rq *request) string { _, p := splitAddr(rq.r.RemoteAddr); return p },
+	"server_addr":    func(rq *request) string { h, _ := splitAddr(rq.localAddr()); return h },
+	"server_port":    func(rq *request) string { _, p := splitAddr(rq.localAddr()); return p },
+	"server_name":    func(rq *request) string { return rq.srv.firstName() },
+	"content_type":   func(rq *request) string { return rq.r.Header.Get("Content-Type") },
+	"content_length": func(rq *request) string { return rq.r.Header.Get("Content-Length") },
+	"http_cookie":    func(rq *request) string { return strings.Join(rq.r.Header.Values("Cookie"), "; ") },
+	"nginx_version":  func(*request) string { return "1.22.1" },
+	"hostname":       func(*request) string { h, _ := os.Hostname(); return h },
+	"pid":            func(*request) string { return strconv.Itoa(os.Getpid()) },
+	"msec": func(*request) string {
+		now := time.Now()
+		return strconv.FormatInt(now.Unix(), 10) + "." + strconv.Itoa(now.Nanosecond()/1e6 + 1000)[1:]
+	},
+	"time_iso8601": func(*request) string { return time.Now().Format("2006-01-02T15:04:05-07:00") },
+	"time_local":   func(*request) string { return time.Now().Format("02/Jan/2006:15:04:05 -0700") },
+	"request_id": func(*request) string {
+		var b [16]byte
+		rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	},
+	// The status is not set while the rewrite phase runs.
+	"status": func(*request) string { return "000" },
+}
+
+// prefixVar computes the variables named by a prefix: http_NAME (a
+// request header), cookie_NAME and arg_NAME.
+func prefixVar(name string) func(rq *request) string {
+	switch {
+	case strings.HasPrefix(name, "http_"):
+		h := http.CanonicalHeaderKey(strings.ReplaceAll(name[5:], "_", "-"))
+		return func(rq *request) string { return rq.r.Header.Get(h) }
+	case strings.HasPrefix(name, "cookie_"):
+		c := name[7:]
+		return func(rq *request) string { return rq.cookie(c) }
+	case strings.HasPrefix(name, "arg_"):
+		a := name[4:]
+		return func(rq *request) string { return rq.arg(a) }
+	}
+	return nil
+}
+
+func ifElse(c bool, a, b string) string {
+	if c {
+		return a
+	}
+	return b
+}
+
+func splitAddr(a string) (host, port string) {
+	h, p, err := net.SplitHostPort(a)
+	if err != nil {
+		return a, ""
+	}
+	return h, p
+}
+
+func (rq *request) localAddr() string {
+	if a, ok := rq.r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return a.String()
+	}
+	return ""
+}
+
+// host is $host: the Host header, lower-cased and without its port, or
+// the server's name.
+func (rq *request) host() string {
+	h := strings.ToLower(rq.r.Host)
+	if hst, _, err := net.SplitHostPort(h); err == nil {
+		h = hst
+	}
+	if h == "" {
+		return rq.srv.firstName()
+	}
+	return strings.TrimSuffix(h, ".")
+}
+
+// cookie finds a cookie by name, without case, as
+// ngx_http_parse_multi_header_lines does.
+func (rq *request) cookie(name string) string {
+	for _, line := range rq.r.Header.Values("Cookie") {
+		for _, c := range strings.Split(line, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(c), "=")
+			if strings.EqualFold(k, name) {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// arg finds a query argument by name, without case and without decoding,
+// as ngx_http_arg does.
+func (rq *request) arg(name string) string {
+	for _, a := range strings.Split(rq.r.URL.RawQuery, "&") {
+		k, v, _ := strings.Cut(a, "=")
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+func (s *ServerConf) firstName() string {
+	for _, n := range s.Names {
+		if n.Regex == nil {
+			return n.Name
+		}
+	}
+	return ""
+}
+
+// knownVars are the other variables nginx 1.22 has in Debian's build:
+// edge knows their names but does not compute them yet.
+var knownVars = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range strings.Fields(`binary_remote_addr proxy_protocol_addr proxy_protocol_port proxy_protocol_server_addr
+		proxy_protocol_server_port document_root realpath_root request_filename remote_user bytes_sent
+		body_bytes_sent pipe request_completion request_body request_body_file request_length
+		request_time sent_http_content_type sent_http_content_length sent_http_location
+		sent_http_last_modified sent_http_connection sent_http_keep_alive sent_http_transfer_encoding
+		sent_http_cache_control sent_http_link limit_rate connection connection_requests
+		connection_time tcpinfo_rtt tcpinfo_rttvar tcpinfo_snd_cwnd tcpinfo_rcv_space
+		msie modern_browser ancient_browser fastcgi_script_name fastcgi_path_info
+		grpc_internal_trailers limit_conn_status limit_req_status proxy_host proxy_port
+		proxy_add_x_forwarded_for proxy_add_via proxy_internal_body_length proxy_internal_chunked
+		realip_remote_addr realip_remote_port date_local date_gmt ssl_protocol ssl_cipher ssl_ciphers
+		ssl_curve ssl_curves ssl_session_id ssl_session_reused ssl_early_data ssl_server_name
+		ssl_alpn_protocol ssl_client_cert ssl_client_raw_cert ssl_client_escaped_cert ssl_client_s_dn
+		ssl_client_i_dn ssl_client_s_dn_legacy ssl_client_i_dn_legacy ssl_client_serial
+		ssl_client_fingerprint ssl_client_verify ssl_client_v_start ssl_client_v_end
+		ssl_client_v_remain connections_active connections_reading connections_writing
+		connections_waiting upstream_addr upstream_status upstream_connect_time upstream_header_time
+		upstream_response_time upstream_response_length upstream_bytes_received upstream_bytes_sent
+		upstream_cache_status upstream_cache_last_modified upstream_cache_etag http2 gzip_ratio
+		uid_got uid_set uid_reset secure_link secure_link_expires invalid_referer slice_range`) {
+		m[n] = true
+	}
+	return m
+}()
+
+// knownPrefix reports the prefix variables edge does not compute yet.
+func knownPrefix(name string) bool {
+	for _, p := range []string{"sent_http_", "sent_trailer_", "upstream_http_", "upstream_trailer_", "upstream_cookie_"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
