@@ -44,14 +44,16 @@ var CoreCommands = []conf.Command{
 	{Name: "listen", Type: conf.HTTPSrv | conf.OneMore, Module: "ngx_http_core_module", Set: setListen},
 	{Name: "server_name", Type: conf.HTTPSrv | conf.OneMore, Module: "ngx_http_core_module", Set: setServerName},
 	{Name: "location", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Block | conf.Take12, Module: "ngx_http_core_module", Open: openLocation},
-	{Name: "default_type", Once: true, Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: conf.StrSlot(defaultTypeOf)},
+	{Name: "default_type", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.StrSlot(defaultTypeOf)},
 	{Name: "types", Type: httpAny | conf.Block | conf.NoArgs | conf.Entries, Module: "ngx_http_core_module", Set: setTypes},
 	{Name: "return", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Take12, Module: "ngx_http_rewrite_module", Set: setReturn},
 	{Name: "set", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Take2, Module: "ngx_http_rewrite_module", Set: setSet},
 	{Name: "map", Type: conf.HTTPMain | conf.Block | conf.Entries | conf.Take2, Module: "ngx_http_map_module", Set: setMap},
 	// Pending blocks still need their context so that their contents are
 	// checked where nginx checks them.
-	{Name: "if", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_rewrite_module", Status: conf.Pending, Planned: "#4", Open: openIf},
+	{Name: "if", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_rewrite_module", Open: openIf},
+	{Name: "rewrite", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Take23, Module: "ngx_http_rewrite_module", Set: setRewrite},
+	{Name: "break", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.NoArgs, Module: "ngx_http_rewrite_module", Set: setBreak},
 	{Name: "limit_except", Once: true, Type: conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Open: openLimitExcept},
 	{Name: "keepalive_timeout", Once: true, Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setKeepaliveTimeout},
 	{Name: "root", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setRoot},
@@ -155,6 +157,9 @@ func mergeLocation(loc, parent *LocationConf) {
 		loc.Types = parent.Types
 	}
 	for _, in := range loc.Locations {
+		mergeLocation(in, loc)
+	}
+	for _, in := range loc.ifs {
 		mergeLocation(in, loc)
 	}
 }
@@ -541,15 +546,6 @@ func setRoot(s *conf.Scope, d *parser.Directive) error {
 	}
 	loc.Alias = alias
 	return loc.Root.Put(v, d)
-}
-
-func openIf(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
-	l := lv(s)
-	ctx := conf.HTTPLif
-	if s.Context == conf.HTTPSrv {
-		ctx = conf.HTTPSif
-	}
-	return s.Child(ctx, d, &level{main: l.main, http: l.http, srv: l.srv, loc: newLocationConf(matchNone), in: l.in}), nil
 }
 
 func openLimitExcept(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {

@@ -135,6 +135,7 @@ type LocationConf struct {
 	CharsetTypes conf.Setting[typeSet]
 	// Rewrite are the rewrite module's directives of this level, in order.
 	Rewrite []rewriteCode
+	ifs     []*LocationConf // the levels of the if blocks in this location
 	// Root is root or alias (Alias set), as written.
 	Root  conf.Setting[string]
 	Alias bool

@@ -171,7 +171,8 @@ type handler struct {
 
 // ServeHTTP picks the server by Host and runs its rewrite directives
 // (nginx's server rewrite phase), then finds the location and runs its
-// own.
+// own; a changed URI searches the locations again, ten times at most
+// (nginx's internal redirection limit).
 func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host := strings.ToLower(r.Host)
 	if hst, _, err := net.SplitHostPort(host); err == nil {
@@ -180,21 +181,46 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host = strings.TrimSuffix(host, ".")
 	srv, re := h.names.find(host)
 	rq := newRequest(r, srv, h.slots)
+	rq.loc = srv.Loc
 	if re != nil {
 		rq.match = &regexMatch{re: re, subject: host, idx: re.match(host)}
 	}
-	if ret := runRewrite(srv.Loc.Rewrite, rq); ret != nil {
-		respond(w, rq, srv.Loc, ret)
+	if o := runRewrite(srv.Loc.Rewrite, rq); o.ret != nil || o.redirect != nil {
+		finish(w, rq, o)
 		return
 	}
-	loc, _ := srv.tree.find(r.URL.Path)
-	if loc == nil {
-		loc = srv.Loc
+	for redirects := 0; ; redirects++ {
+		if redirects > 10 {
+			// nginx: "rewrite or internal redirection cycle".
+			errorPage(w, rq.loc, http.StatusInternalServerError)
+			return
+		}
+		loc, _ := srv.tree.find(rq.uri)
+		if loc == nil {
+			loc = srv.Loc
+		}
+		rq.loc = loc
+		if loc.Regex != nil {
+			rq.match = &regexMatch{re: loc.Regex, subject: rq.uri, idx: loc.Regex.match(rq.uri)}
+		}
+		o := runRewrite(loc.Rewrite, rq)
+		if o.changed && !o.brk && o.ret == nil && o.redirect == nil {
+			continue
+		}
+		finish(w, rq, o)
+		return
 	}
-	if loc.Regex != nil {
-		rq.match = &regexMatch{re: loc.Regex, subject: r.URL.Path, idx: loc.Regex.match(r.URL.Path)}
+}
+
+// finish answers what the rewrite phase decided.
+func finish(w http.ResponseWriter, rq *request, o outcome) {
+	if o.redirect != nil {
+		w.Header().Set("Server", "edge")
+		w.Header().Set("Location", absoluteRedirect(rq.r, o.location))
+		errorPage(w, rq.loc, o.redirect.status)
+		return
 	}
-	respond(w, rq, loc, runRewrite(loc.Rewrite, rq))
+	respond(w, rq, rq.loc, o.ret)
 }
 
 // respond answers with a return, or with nginx's 404 page where nginx's
@@ -225,7 +251,7 @@ func respond(w http.ResponseWriter, rq *request, loc *LocationConf, ret *Return)
 		errorPage(w, loc, code)
 		return
 	}
-	w.Header().Set("Content-Type", loc.withCharset(loc.contentType(r.URL.Path)))
+	w.Header().Set("Content-Type", loc.withCharset(loc.contentType(rq.uri)))
 	w.Header().Set("Content-Length", strconv.Itoa(len(text)))
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {

@@ -113,17 +113,21 @@ type unknownVariable struct{ name string }
 
 func (e *unknownVariable) Error() string { return `unknown "` + e.name + `" variable` }
 
-// request is what the variables of one request are computed from.
+// request is one request being answered: what its variables are computed
+// from, and its URI and arguments as rewrites change them.
 type request struct {
-	r     *http.Request
-	srv   *ServerConf
-	vals  []string
-	have  []bool
-	match *regexMatch // the last regex match: captures
+	r         *http.Request
+	srv       *ServerConf
+	loc       *LocationConf // the location (or if block) whose settings apply
+	uri, args string
+	vals      []string
+	have      []bool
+	match     *regexMatch // the last regex match: captures
 }
 
 func newRequest(r *http.Request, srv *ServerConf, slots int) *request {
-	return &request{r: r, srv: srv, vals: make([]string, slots), have: make([]bool, slots)}
+	return &request{r: r, srv: srv, uri: r.URL.Path, args: r.URL.RawQuery,
+		vals: make([]string, slots), have: make([]bool, slots)}
 }
 
 func (rq *request) value(v *varRef) string {
@@ -177,12 +181,12 @@ func (rq *request) namedCapture(name string) string {
 // computes.
 var builtinVars = map[string]func(rq *request) string{
 	"host":            func(rq *request) string { return rq.host() },
-	"uri":             func(rq *request) string { return rq.r.URL.Path },
-	"document_uri":    func(rq *request) string { return rq.r.URL.Path },
+	"uri":             func(rq *request) string { return rq.uri },
+	"document_uri":    func(rq *request) string { return rq.uri },
 	"request_uri":     func(rq *request) string { return rq.r.RequestURI },
-	"args":            func(rq *request) string { return rq.r.URL.RawQuery },
-	"query_string":    func(rq *request) string { return rq.r.URL.RawQuery },
-	"is_args":         func(rq *request) string { return ifElse(rq.r.URL.RawQuery != "", "?", "") },
+	"args":            func(rq *request) string { return rq.args },
+	"query_string":    func(rq *request) string { return rq.args },
+	"is_args":         func(rq *request) string { return ifElse(rq.args != "", "?", "") },
 	"request_method":  func(rq *request) string { return rq.r.Method },
 	"server_protocol": func(rq *request) string { return rq.r.Proto },
 	"request": func(rq *request) string {
@@ -285,7 +289,7 @@ func (rq *request) cookie(name string) string {
 // arg finds a query argument by name, without case and without decoding,
 // as ngx_http_arg does.
 func (rq *request) arg(name string) string {
-	for _, a := range strings.Split(rq.r.URL.RawQuery, "&") {
+	for _, a := range strings.Split(rq.args, "&") {
 		k, v, _ := strings.Cut(a, "=")
 		if strings.EqualFold(k, name) {
 			return v

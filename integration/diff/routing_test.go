@@ -108,6 +108,31 @@ http {
     }
     server {
         listen 127.0.0.1:%[1]d;
+        server_name rw.test;
+        if ($http_x_block) { return 403; }
+        rewrite ^/old/(.*)$ /new/$1 last;
+        rewrite ^/perm$ /target permanent;
+        rewrite ^/red$ http://example.com/x redirect;
+        rewrite ^/drop-args$ /new/dropped?;
+        rewrite ^/add-args$ /new/added?x=1;
+        location /new/ { return 200 "new uri=$uri args=$args"; }
+        location /loop { rewrite ^ /loop; }
+        location /brk { rewrite ^/brk(.*)$ /new$1 break; return 200 "after break"; }
+        location /cond {
+            if ($arg_a = "1") { return 200 "a is one"; }
+            if ($http_x_k ~* ^(v)(\d+)$) { return 200 "matched $1 $2"; }
+            if ($arg_b) { set $x "b set"; }
+            if (!-f /nonexistent-edge-file) { set $y "no file"; }
+            if ($arg_c != "") { rewrite ^ /new/from-if last; }
+            return 200 "fallthrough x=$x y=$y";
+        }
+        location /if-type {
+            if ($arg_h) { charset utf-8; }
+            return 200 "typed";
+        }
+    }
+    server {
+        listen 127.0.0.1:%[1]d;
         server_name first.test;
         return 301 https://example.com/;
         location / { return 200 "never: the server-level return comes first"; }
@@ -135,11 +160,11 @@ func TestRouting(t *testing.T) {
 	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", eport), "-p", dir+"/", "-c", econf)
 
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	get := func(port int, host, path string, kind string) string {
+	get := func(port int, host, path string, header ...string) string {
 		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
 		req.Host = host
-		if kind != "" {
-			req.Header.Set("X-Kind", kind)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
 		}
 		req.Header.Set("X-Test", "t1")
 		req.Header.Set("Cookie", "a=1; SID=s2")
@@ -173,14 +198,25 @@ func TestRouting(t *testing.T) {
 		{"vars.test", "/re/abc/42"}, {"vars.test", "/map"}, {"www.example.test", "/map"}, {"a.sub.example.test", "/map"},
 		{"example.test", "/map"}, {"exact.example.test", "/map"}, {"www.example.org", "/map"}, {"bob.users.test", "/user"},
 		{"vars.test", "/redirect?x=here"},
+		{"rw.test", "/old/a?q=1"}, {"rw.test", "/perm?x=1"}, {"rw.test", "/red?z=9"}, {"rw.test", "/drop-args?keep=no"},
+		{"rw.test", "/add-args?orig=1"}, {"rw.test", "/add-args"}, {"rw.test", "/loop"}, {"rw.test", "/brk/x"},
+		{"rw.test", "/cond?a=1"}, {"rw.test", "/cond?b=yes"}, {"rw.test", "/cond?b=0"}, {"rw.test", "/cond?c=1"},
+		{"rw.test", "/cond"}, {"rw.test", "/if-type?h=1"}, {"rw.test", "/if-type"},
 	} {
-		if n, e := get(nport, c.host, c.path, ""), get(eport, c.host, c.path, ""); n != e {
+		if n, e := get(nport, c.host, c.path), get(eport, c.host, c.path); n != e {
 			t.Errorf("Host %s, %s:\nnginx: %s\nedge:  %s", c.host, c.path, n, e)
 		}
 	}
 	for _, kind := range []string{"apple", "APPLE", "car42", "car", "bike", "BIKE", "plane"} {
-		if n, e := get(nport, "vars.test", "/map", kind), get(eport, "vars.test", "/map", kind); n != e {
+		if n, e := get(nport, "vars.test", "/map", "X-Kind", kind), get(eport, "vars.test", "/map", "X-Kind", kind); n != e {
 			t.Errorf("X-Kind %s:\nnginx: %s\nedge:  %s", kind, n, e)
+		}
+	}
+	for _, c := range []struct{ path, header, value string }{
+		{"/cond", "X-K", "V12"}, {"/cond", "X-K", "w1"}, {"/anything", "X-Block", "1"},
+	} {
+		if n, e := get(nport, "rw.test", c.path, c.header, c.value), get(eport, "rw.test", c.path, c.header, c.value); n != e {
+			t.Errorf("%s %s: %s:\nnginx: %s\nedge:  %s", c.path, c.header, c.value, n, e)
 		}
 	}
 }

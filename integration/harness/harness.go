@@ -89,9 +89,9 @@ func FreePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// Start runs edge with args until the test ends, and waits until addr
-// accepts connections. Its stderr is added to the test's output when the
-// test fails.
+// Start runs a server (edge, or nginx to compare) with args until the test
+// ends, and waits until addr accepts connections. Its stderr is added to
+// the test's output when the test fails.
 func Start(t testing.TB, bin, addr string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
@@ -111,14 +111,14 @@ func Start(t testing.TB, bin, addr string, args ...string) *exec.Cmd {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("edge's stderr:\n%s", stderr.String())
+			t.Logf("%s's stderr:\n%s", filepath.Base(bin), stderr.String())
 		}
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
-			t.Fatalf("edge exited: %s", stderr.String())
+			t.Fatalf("%s exited: %s", filepath.Base(bin), stderr.String())
 		default:
 		}
 		if c, err := net.Dial("tcp", addr); err == nil {
@@ -127,7 +127,7 @@ func Start(t testing.TB, bin, addr string, args ...string) *exec.Cmd {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("edge does not accept on %s", addr)
+	t.Fatalf("%s does not accept on %s", filepath.Base(bin), addr)
 	return nil
 }
 
