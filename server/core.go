@@ -56,8 +56,8 @@ var CoreCommands = []conf.Command{
 	{Name: "break", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.NoArgs, Module: "ngx_http_rewrite_module", Set: setBreak},
 	{Name: "limit_except", Once: true, Type: conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Open: openLimitExcept},
 	{Name: "keepalive_timeout", Once: true, Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setKeepaliveTimeout},
-	{Name: "root", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setRoot},
-	{Name: "alias", Type: conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setRoot},
+	{Name: "root", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
+	{Name: "alias", Type: conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
 	{Name: "user", Once: true, Type: conf.Main | conf.Take12, Module: "ngx_core_module", Status: conf.Pending, Planned: "#5", Set: setUser},
 	{Name: "upstream", Type: conf.HTTPMain | conf.Block | conf.Take1, Module: "ngx_http_upstream_module", Status: conf.Pending, Planned: "#6", Open: openUpstream},
 }
@@ -115,6 +115,12 @@ func (h *HTTPConf) finish(confPrefix string) error {
 	if h.Loc.Types == nil {
 		h.Loc.Types = defaultTypes
 	}
+	if h.Loc.root == nil {
+		h.Loc.root = &template{raw: "html", parts: []part{{lit: "html"}}}
+	}
+	if h.Loc.Index == nil {
+		h.Loc.Index = []*template{{raw: "index.html", parts: []part{{lit: "index.html"}}}}
+	}
 	for _, srv := range h.Servers {
 		mergeLocation(srv.Loc, h.Loc)
 		for _, loc := range srv.Locations {
@@ -155,6 +161,12 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.CharsetTypes.Merge(parent.CharsetTypes, defaultCharsetTypes)
 	if loc.Types == nil {
 		loc.Types = parent.Types
+	}
+	if loc.root == nil {
+		loc.root, loc.Alias, loc.aliasOf = parent.root, parent.Alias, parent.aliasOf
+	}
+	if loc.Index == nil {
+		loc.Index = parent.Index
 	}
 	for _, in := range loc.Locations {
 		mergeLocation(in, loc)
@@ -545,6 +557,17 @@ func setRoot(s *conf.Scope, d *parser.Directive) error {
 		}
 	}
 	loc.Alias = alias
+	if !alias && len(v) > 1 && strings.HasSuffix(v, "/") {
+		v = v[:len(v)-1]
+	}
+	t, err := lv(s).http.compileTemplate(v, d.End)
+	if err != nil {
+		return err
+	}
+	loc.root = t
+	if alias {
+		loc.aliasOf = loc
+	}
 	return loc.Root.Put(v, d)
 }
 

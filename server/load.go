@@ -2,6 +2,7 @@ package server
 
 import (
 	"path/filepath"
+	"strings"
 
 	"edge/internal/conf"
 	"edge/parser"
@@ -15,6 +16,9 @@ func Load(t *conf.Table, path string, data []byte, prefix, confPrefix string, pr
 	tree, perr := parser.ParseBytes(path, data, confPrefix, pre)
 	if confPrefix == "" {
 		confPrefix = filepath.Dir(path)
+	}
+	if !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
 	}
 	m := &MainConf{Prefix: prefix, ConfPrefix: confPrefix}
 	top := &conf.Scope{Context: conf.Main, Conf: m}

@@ -136,9 +136,15 @@ type LocationConf struct {
 	// Rewrite are the rewrite module's directives of this level, in order.
 	Rewrite []rewriteCode
 	ifs     []*LocationConf // the levels of the if blocks in this location
-	// Root is root or alias (Alias set), as written.
-	Root  conf.Setting[string]
-	Alias bool
+	// Root is root or alias (Alias set), as written; root is it compiled
+	// (inherited where not written), aliasOf the location that wrote the
+	// alias, whose URI the alias replaces.
+	Root    conf.Setting[string]
+	Alias   bool
+	root    *template
+	aliasOf *LocationConf
+	// Index are the index files, in order (inherited where not written).
+	Index []*template
 }
 
 // newLocationConf returns a location with nothing set.

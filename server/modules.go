@@ -11,6 +11,7 @@ import "edge/internal/conf"
 var Modules = [][]conf.Command{
 	CoreCommands,
 	CharsetCommands,
+	StaticCommands,
 	LogCommands,
 	SSLCommands,
 	NginxCommands,

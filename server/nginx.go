@@ -237,7 +237,6 @@ var NginxCommands = []conf.Command{
 	{Name: "image_filter_transparency", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_image_filter_module", Status: conf.Unsupported},
 	{Name: "image_filter_interlace", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_image_filter_module", Status: conf.Unsupported},
 	{Name: "image_filter_buffer", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_image_filter_module", Status: conf.Unsupported},
-	{Name: "index", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.OneMore, Module: "ngx_http_index_module", Status: conf.Pending, Planned: "#4"},
 	{Name: "limit_conn_zone", Type: conf.HTTPMain | conf.Take2, Module: "ngx_http_limit_conn_module", Status: conf.Unsupported},
 	{Name: "limit_conn", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take2, Module: "ngx_http_limit_conn_module", Status: conf.Unsupported},
 	{Name: "limit_conn_log_level", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_limit_conn_module", Status: conf.Unsupported},

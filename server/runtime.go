@@ -31,9 +31,10 @@ type Runtime struct {
 
 // listener is a listen address compiled: its servers' names.
 type listener struct {
-	addr  *ListenAddr
-	names *serverNames
-	slots int
+	addr   *ListenAddr
+	names  *serverNames
+	slots  int
+	prefix string
 }
 
 // Compile checks that everything in m can be served and builds a Runtime.
@@ -104,7 +105,7 @@ func build(m *MainConf) (*Runtime, error) {
 	rt := &Runtime{listeners: map[string]*listener{}}
 	if m.HTTP != nil {
 		for _, a := range m.HTTP.Addrs {
-			rt.listeners[a.Address] = &listener{addr: a, names: compileServerNames(a), slots: m.HTTP.vars.defined}
+			rt.listeners[a.Address] = &listener{addr: a, names: compileServerNames(a), slots: m.HTTP.vars.defined, prefix: m.Prefix}
 			rt.order = append(rt.order, a.Address)
 		}
 		for _, srv := range m.HTTP.Servers {
@@ -137,7 +138,7 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("bind() to %s failed%s", a.addr.Text, parser.Errno(err))
 		}
-		hs := &http.Server{Handler: handler{names: a.names, slots: a.slots}, ReadHeaderTimeout: 60 * time.Second, IdleTimeout: defaultKeepalive}
+		hs := &http.Server{Handler: handler{names: a.names, slots: a.slots, prefix: a.prefix}, ReadHeaderTimeout: 60 * time.Second, IdleTimeout: defaultKeepalive}
 		servers = append(servers, hs)
 		wg.Add(1)
 		go func() {
@@ -165,8 +166,9 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 
 // handler answers the requests of one listen address.
 type handler struct {
-	names *serverNames
-	slots int // configuration variables a request holds
+	names  *serverNames
+	slots  int    // configuration variables a request holds
+	prefix string // nginx's prefix (-p), with its slash
 }
 
 // ServeHTTP picks the server by Host and runs its rewrite directives
@@ -180,8 +182,13 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	host = strings.TrimSuffix(host, ".")
 	srv, re := h.names.find(host)
-	rq := newRequest(r, srv, h.slots)
-	rq.loc = srv.Loc
+	rq, ok := newRequest(r, srv, h.slots)
+	rq.loc, rq.prefix = srv.Loc, h.prefix
+	if !ok {
+		w.Header().Set("Server", "edge")
+		errorPage(w, srv.Loc, http.StatusBadRequest)
+		return
+	}
 	if re != nil {
 		rq.match = &regexMatch{re: re, subject: host, idx: re.match(host)}
 	}
@@ -207,7 +214,14 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if o.changed && !o.brk && o.ret == nil && o.redirect == nil {
 			continue
 		}
-		finish(w, rq, o)
+		if o.ret != nil || o.redirect != nil {
+			finish(w, rq, o)
+			return
+		}
+		w.Header().Set("Server", "edge")
+		if h.content(w, rq) {
+			continue // the index module redirected to an index file
+		}
 		return
 	}
 }
@@ -223,15 +237,10 @@ func finish(w http.ResponseWriter, rq *request, o outcome) {
 	respond(w, rq, rq.loc, o.ret)
 }
 
-// respond answers with a return, or with nginx's 404 page where nginx's
-// static module would look for a file (issue #4).
+// respond answers with a return.
 func respond(w http.ResponseWriter, rq *request, loc *LocationConf, ret *Return) {
 	r := rq.r
 	w.Header().Set("Server", "edge")
-	if ret == nil {
-		errorPage(w, loc, http.StatusNotFound)
-		return
-	}
 	code := ret.Code
 	if code == 444 {
 		if hj, ok := w.(http.Hijacker); ok {

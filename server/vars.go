@@ -2,6 +2,7 @@ package server
 
 import (
 	"edge/parser"
+	"path/filepath"
 
 	"crypto/rand"
 	"encoding/hex"
@@ -120,14 +121,18 @@ type request struct {
 	srv       *ServerConf
 	loc       *LocationConf // the location (or if block) whose settings apply
 	uri, args string
+	prefix    string // nginx's prefix, for relative roots
 	vals      []string
 	have      []bool
 	match     *regexMatch // the last regex match: captures
 }
 
-func newRequest(r *http.Request, srv *ServerConf, slots int) *request {
-	return &request{r: r, srv: srv, uri: r.URL.Path, args: r.URL.RawQuery,
-		vals: make([]string, slots), have: make([]bool, slots)}
+// newRequest starts a request with the URI normalized as nginx does; ok
+// is false for a URI nginx answers 400.
+func newRequest(r *http.Request, srv *ServerConf, slots int) (rq *request, ok bool) {
+	uri, ok := normalizeURI(r.URL.Path)
+	return &request{r: r, srv: srv, uri: uri, args: r.URL.RawQuery,
+		vals: make([]string, slots), have: make([]bool, slots)}, ok
 }
 
 func (rq *request) value(v *varRef) string {
@@ -217,7 +222,17 @@ var builtinVars = map[string]func(rq *request) string{
 		return hex.EncodeToString(b[:])
 	},
 	// The status is not set while the rewrite phase runs.
-	"status": func(*request) string { return "000" },
+	"status":        func(*request) string { return "000" },
+	"document_root": func(rq *request) string { root, n := rq.mapPath(rq.loc); return root[:n] },
+	"realpath_root": func(rq *request) string {
+		root, n := rq.mapPath(rq.loc)
+		real, err := filepath.EvalSymlinks(root[:n])
+		if err != nil {
+			return ""
+		}
+		return real
+	},
+	"request_filename": func(rq *request) string { path, _ := rq.mapPath(rq.loc); return path },
 }
 
 // prefixVar computes the variables named by a prefix: http_NAME (a
@@ -312,7 +327,7 @@ func (s *ServerConf) firstName() string {
 var knownVars = func() map[string]bool {
 	m := map[string]bool{}
 	for _, n := range strings.Fields(`binary_remote_addr proxy_protocol_addr proxy_protocol_port proxy_protocol_server_addr
-		proxy_protocol_server_port document_root realpath_root request_filename remote_user bytes_sent
+		proxy_protocol_server_port remote_user bytes_sent
 		body_bytes_sent pipe request_completion request_body request_body_file request_length
 		request_time sent_http_content_type sent_http_content_length sent_http_location
 		sent_http_last_modified sent_http_connection sent_http_keep_alive sent_http_transfer_encoding

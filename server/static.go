@@ -1,0 +1,217 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"edge/internal/conf"
+	"edge/parser"
+)
+
+// The static and index modules: a URI maps to a file under root (or
+// alias); a file is answered with nginx's headers, a directory without
+// its slash is redirected, a URI ending in "/" is tried with the index
+// files. Ranges and conditional requests are static_range.go's.
+
+// StaticCommands are the index module's directive; root and alias are in
+// CoreCommands.
+var StaticCommands = []conf.Command{
+	{Name: "index", Type: httpAny | conf.OneMore, Module: "ngx_http_index_module", Set: setIndex},
+}
+
+// setIndex is ngx_http_index_set_index: names, maybe with variables; an
+// absolute one may only come last. Several index directives add up.
+func setIndex(s *conf.Scope, d *parser.Directive) error {
+	loc := locOf(s)
+	h := lv(s).http
+	for i, a := range d.Args {
+		if a.Value == "" {
+			return parser.Errorf(d.End, `index "%s" in "index" directive is invalid`, a.Value)
+		}
+		if strings.HasPrefix(a.Value, "/") && i != len(d.Args)-1 {
+			return parser.Errorf(d.End, `only the last index in "index" directive should be absolute`)
+		}
+		t, err := h.compileTemplate(a.Value, d.End)
+		if err != nil {
+			return err
+		}
+		loc.Index = append(loc.Index, t)
+	}
+	return nil
+}
+
+// rootPath is the root or alias of loc for rq, as ngx_http_map_uri_to_path
+// builds it: root + URI, alias + the URI after the location's prefix, or
+// a regex location's alias alone. rootLen is where the URI starts in it.
+func (rq *request) mapPath(loc *LocationConf) (path string, rootLen int) {
+	root := loc.root.String(rq)
+	if !strings.HasPrefix(root, "/") {
+		// ngx_conf_full_name: relative to the prefix (-p).
+		root = rq.prefix + root
+	}
+	switch {
+	case !loc.Alias:
+		return root + rq.uri, len(root)
+	case loc.aliasOf.Regex != nil:
+		return root, len(root)
+	default:
+		return root + strings.TrimPrefix(rq.uri, loc.aliasOf.Path), len(root)
+	}
+}
+
+// content is the content phase for a location without a return: the
+// index module for a URI ending in "/", else the static module.
+func (h handler) content(w http.ResponseWriter, rq *request) (redirect bool) {
+	loc := rq.loc
+	r := rq.r
+	allowed := r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodPost
+	if strings.HasSuffix(rq.uri, "/") {
+		if !allowed {
+			errorPage(w, loc, http.StatusMethodNotAllowed)
+			return false
+		}
+		dir, _ := rq.mapPath(loc)
+		dirTested := false
+		for _, t := range loc.Index {
+			name := t.String(rq)
+			if strings.HasPrefix(name, "/") {
+				rq.uri = name
+				return true
+			}
+			// A directory named like an index is redirected to all the
+			// same; the static module then answers it with a 301.
+			if _, err := os.Stat(dir + name); err != nil {
+				if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) {
+					errorPage(w, loc, http.StatusNotFound)
+					return false
+				}
+				if errors.Is(err, fs.ErrPermission) {
+					errorPage(w, loc, http.StatusForbidden)
+					return false
+				}
+				if !dirTested {
+					if di, derr := os.Stat(dir); derr != nil || !di.IsDir() {
+						code := http.StatusNotFound
+						if errors.Is(derr, fs.ErrPermission) {
+							code = http.StatusForbidden
+						}
+						errorPage(w, loc, code)
+						return false
+					}
+					dirTested = true
+				}
+				continue
+			}
+			rq.uri += name
+			return true
+		}
+		// No index: nginx's core says the directory index is forbidden.
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			errorPage(w, loc, http.StatusNotFound)
+			return false
+		}
+		errorPage(w, loc, http.StatusForbidden)
+		return false
+	}
+	if !allowed {
+		errorPage(w, loc, http.StatusMethodNotAllowed)
+		return false
+	}
+	path, _ := rq.mapPath(loc)
+	f, err := os.Open(path)
+	if err != nil {
+		errorPage(w, loc, openStatus(err))
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		errorPage(w, loc, http.StatusInternalServerError)
+		return false
+	}
+	if fi.IsDir() {
+		target := escapeURI(rq.uri) + "/"
+		if rq.args != "" {
+			target += "?" + rq.args
+		}
+		w.Header().Set("Location", absoluteRedirect(r, target))
+		errorPage(w, loc, http.StatusMovedPermanently)
+		return false
+	}
+	if !fi.Mode().IsRegular() {
+		errorPage(w, loc, http.StatusNotFound)
+		return false
+	}
+	if r.Method == http.MethodPost {
+		errorPage(w, loc, http.StatusMethodNotAllowed)
+		return false
+	}
+	serveFile(w, rq, loc, f, fi)
+	return false
+}
+
+// openStatus is the answer of ngx_http_static_handler to a failed open.
+func openStatus(err error) int {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ENAMETOOLONG):
+		return http.StatusNotFound
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.EMLINK):
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}
+
+// serveFile answers a regular file with nginx's headers.
+func serveFile(w http.ResponseWriter, rq *request, loc *LocationConf, f *os.File, fi os.FileInfo) {
+	hdr := w.Header()
+	mtime := fi.ModTime()
+	size := fi.Size()
+	hdr.Set("Content-Type", loc.withCharset(loc.contentType(rq.uri)))
+	hdr.Set("Last-Modified", mtime.UTC().Format(http.TimeFormat))
+	hdr.Set("ETag", etag(mtime, size))
+	if notModified(rq.r, mtime, hdr.Get("ETag")) {
+		hdr.Del("Content-Type")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hdr.Set("Accept-Ranges", "bytes")
+	if serveRanges(w, rq.r, loc, f, size) {
+		return
+	}
+	hdr.Set("Content-Length", strconv.FormatInt(size, 10))
+	w.WriteHeader(http.StatusOK)
+	if rq.r.Method != http.MethodHead {
+		io.Copy(w, f)
+	}
+}
+
+// etag is nginx's strong ETag: the modification time and the size in hex.
+func etag(mtime time.Time, size int64) string {
+	return `"` + strconv.FormatInt(mtime.Unix(), 16) + "-" + strconv.FormatInt(size, 16) + `"`
+}
+
+// escapeURI escapes a URI for a Location header as ngx_escape_uri with
+// NGX_ESCAPE_URI does: spaces, controls, "#", "%", "?" and bytes past
+// ASCII.
+func escapeURI(uri string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(uri); i++ {
+		c := uri[i]
+		if c <= ' ' || c >= 0x7f || c == '"' || c == '#' || c == '%' || c == '?' {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
