@@ -297,6 +297,11 @@ func errorPage(w http.ResponseWriter, loc *LocationConf, code int) {
 		w.WriteHeader(code)
 		return
 	}
+	// An error page is not the file: nginx's special responses drop its
+	// validators (ngx_http_clean_header).
+	w.Header().Del("ETag")
+	w.Header().Del("Last-Modified")
+	w.Header().Del("Accept-Ranges")
 	text := strconv.Itoa(code) + " " + title
 	body := "<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" + text +
 		"</h1></center>\r\n<hr><center>edge</center>\r\n</body>\r\n</html>\r\n"

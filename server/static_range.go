@@ -160,13 +160,14 @@ func serveRanges(w http.ResponseWriter, r *http.Request, loc *LocationConf, f io
 	ranges, ok := parseRanges(spec[6:], size)
 	if !ok {
 		hdr.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
-		hdr.Del("Accept-Ranges")
 		errorPage(w, loc, http.StatusRequestedRangeNotSatisfiable)
 		return true
 	}
 	if ranges == nil {
 		return false
 	}
+	// A partial answer does not advertise ranges (ngx_http_range).
+	hdr.Del("Accept-Ranges")
 	head := r.Method == http.MethodHead
 	if len(ranges) == 1 {
 		rg := ranges[0]

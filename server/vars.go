@@ -130,7 +130,11 @@ type request struct {
 // newRequest starts a request with the URI normalized as nginx does; ok
 // is false for a URI nginx answers 400.
 func newRequest(r *http.Request, srv *ServerConf, slots int) (rq *request, ok bool) {
-	uri, ok := normalizeURI(r.URL.Path)
+	path := r.URL.Path
+	if path == "" {
+		path = "/" // an absolute URI without a path: "GET http://host HTTP/1.1"
+	}
+	uri, ok := normalizeURI(path)
 	return &request{r: r, srv: srv, uri: uri, args: r.URL.RawQuery,
 		vals: make([]string, slots), have: make([]bool, slots)}, ok
 }

@@ -1,0 +1,141 @@
+package diff
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"edge/integration/harness"
+)
+
+const staticConf = `events {}
+http {
+    types {
+        text/html html;
+        text/css css;
+        text/plain txt;
+        application/octet-stream bin;
+    }
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:%[1]d;
+        root %[2]s;
+        location /alias/ { alias %[2]s/sub/; }
+        location ~ ^/re-alias/(.+)$ { alias %[2]s/sub/$1; }
+        location /idx/ { index missing.html other.html; }
+        location /charset/ { charset utf-8; alias %[2]s/; }
+    }
+}
+`
+
+// TestStatic sends the same requests for files to nginx and edge, serving
+// one tree with one configuration, and compares the answers.
+func TestStatic(t *testing.T) {
+	nginx := harness.Require(t, "nginx", "nginx")
+	dir := t.TempDir()
+	www := filepath.Join(dir, "www")
+	files := map[string]string{
+		"index.html":      "<h1>home</h1>\n",
+		"1k.html":         strings.Repeat("x", 1024),
+		"a.css":           "body{}",
+		"dir/index.html":  "dir index",
+		"sub/file.txt":    "0123456789abcdefghij",
+		"idx/other.html":  "other index",
+		"space name.html": "spaced",
+		"big.bin":         strings.Repeat("0123456789", 10000),
+	}
+	for name, body := range files {
+		p := filepath.Join(www, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(body), 0o644)
+	}
+	os.MkdirAll(filepath.Join(www, "empty"), 0o755)
+	old := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+	filepath.Walk(www, func(p string, _ os.FileInfo, _ error) error { return os.Chtimes(p, old, old) })
+
+	nport, eport := harness.FreePort(t), harness.FreePort(t)
+	write := func(name string, port int) string {
+		f := filepath.Join(dir, name)
+		os.WriteFile(f, []byte(fmt.Sprintf(staticConf, port, www)), 0o644)
+		return f
+	}
+	harness.Start(t, nginx, fmt.Sprintf("127.0.0.1:%d", nport), "-p", dir+"/", "-c", write("nginx.conf", nport),
+		"-g", "daemon off; master_process off; pid "+dir+"/nginx.pid; error_log "+dir+"/nginx-error.log;")
+	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", eport), "-p", dir+"/", "-c", write("edge.conf", eport))
+
+	etag := fmt.Sprintf(`"%x-%x"`, old.Unix(), len(files["sub/file.txt"]))
+	lastMod := old.Format(http.TimeFormat)
+	boundary := regexp.MustCompile(`\b\d{10,20}\b`)
+	get := func(port int, method, path string, header ...string) string {
+		req, _ := http.NewRequest(method, fmt.Sprintf("http://127.0.0.1:%d/", port), nil)
+		req.URL.Opaque = path // sent as written: "..", "//", "%2e"
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		lengthOK := resp.Header.Get("Content-Length") == "" || resp.Header.Get("Content-Length") == fmt.Sprint(len(body))
+		body = bytes.ReplaceAll(body, []byte("<center>nginx/1.22.1</center>"), []byte("<center>edge</center>"))
+		var b strings.Builder
+		fmt.Fprintf(&b, "%d", resp.StatusCode)
+		for _, h := range []string{"Content-Type", "ETag", "Last-Modified", "Accept-Ranges", "Content-Range", "Location"} {
+			if v := resp.Header.Get(h); v != "" {
+				fmt.Fprintf(&b, " %s=%q", h, strings.ReplaceAll(v, fmt.Sprintf(":%d/", port), ":PORT/"))
+			}
+		}
+		if !lengthOK && method != "HEAD" {
+			fmt.Fprintf(&b, " Content-Length=%s but %d bytes", resp.Header.Get("Content-Length"), len(body))
+		}
+		if method == "HEAD" {
+			fmt.Fprintf(&b, " Content-Length=%s", resp.Header.Get("Content-Length"))
+		}
+		fmt.Fprintf(&b, " body=%q", boundary.ReplaceAllString(string(body), "BOUNDARY"))
+		return boundary.ReplaceAllString(b.String(), "BOUNDARY")
+	}
+	for _, c := range []struct {
+		method, path string
+		header       []string
+	}{
+		{"GET", "/", nil}, {"GET", "/1k.html", nil}, {"GET", "/a.css", nil}, {"GET", "/dir", nil},
+		{"GET", "/dir?x=1", nil}, {"GET", "/dir/", nil}, {"GET", "/empty/", nil}, {"GET", "/missing", nil},
+		{"GET", "/missing/", nil}, {"GET", "/alias/file.txt", nil}, {"GET", "/re-alias/file.txt", nil},
+		{"GET", "/idx/", nil}, {"GET", "/charset/a.css", nil}, {"GET", "/charset/1k.html", nil},
+		{"GET", "/space%20name.html", nil}, {"GET", "/sub//file.txt", nil}, {"GET", "/sub/./file.txt", nil},
+		{"GET", "/sub/../1k.html", nil}, {"GET", "/../1k.html", nil}, {"GET", "/%2e%2e/1k.html", nil},
+		{"GET", "/sub/%2e%2e/1k.html", nil}, {"GET", "/big.bin", nil},
+		{"HEAD", "/1k.html", nil}, {"POST", "/1k.html", nil}, {"POST", "/missing", nil}, {"PUT", "/1k.html", nil},
+		{"DELETE", "/dir/", nil},
+		{"GET", "/sub/file.txt", []string{"Range", "bytes=0-9"}},
+		{"GET", "/sub/file.txt", []string{"Range", "bytes=-5"}},
+		{"GET", "/sub/file.txt", []string{"Range", "bytes=15-"}},
+		{"GET", "/sub/file.txt", []string{"Range", "bytes=0-1,4-5"}},
+		{"GET", "/sub/file.txt", []string{"Range", "bytes=0-100"}},
+		{"GET", "/sub/file.txt", []string{"Range", "bytes=100-"}},
+		{"GET", "/sub/file.txt", []string{"Range", "bytes=x"}},
+		{"GET", "/sub/file.txt", []string{"Range", "bytes=0-15,5-19"}},
+		{"HEAD", "/sub/file.txt", []string{"Range", "bytes=0-9"}},
+		{"GET", "/sub/file.txt", []string{"If-None-Match", etag}},
+		{"GET", "/sub/file.txt", []string{"If-None-Match", `"other", ` + etag}},
+		{"GET", "/sub/file.txt", []string{"If-None-Match", `"other"`}},
+		{"GET", "/sub/file.txt", []string{"If-Modified-Since", lastMod}},
+		{"GET", "/sub/file.txt", []string{"If-Modified-Since", old.Add(time.Hour).Format(http.TimeFormat)}},
+		{"GET", "/sub/file.txt", []string{"Range", "bytes=0-3", "If-Range", etag}},
+		{"GET", "/sub/file.txt", []string{"Range", "bytes=0-3", "If-Range", `"stale"`}},
+	} {
+		n, e := get(nport, c.method, c.path, c.header...), get(eport, c.method, c.path, c.header...)
+		if n != e {
+			t.Errorf("%s %s %v:\nnginx: %s\nedge:  %s", c.method, c.path, c.header, n, e)
+		}
+	}
+}
