@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -125,18 +126,13 @@ func (h handler) content(w http.ResponseWriter, rq *request) (redirect bool) {
 		return false
 	}
 	path, _ := rq.mapPath(loc)
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
 		errorPage(w, loc, openStatus(err))
 		return false
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		errorPage(w, loc, http.StatusInternalServerError)
-		return false
-	}
-	if fi.IsDir() {
+	defer f.close()
+	if f.isDir() {
 		target := escapeURI(rq.uri) + "/"
 		if rq.args != "" {
 			target += "?" + rq.args
@@ -145,7 +141,7 @@ func (h handler) content(w http.ResponseWriter, rq *request) (redirect bool) {
 		errorPage(w, loc, http.StatusMovedPermanently)
 		return false
 	}
-	if !fi.Mode().IsRegular() {
+	if !f.isRegular() {
 		errorPage(w, loc, http.StatusNotFound)
 		return false
 	}
@@ -153,8 +149,65 @@ func (h handler) content(w http.ResponseWriter, rq *request) (redirect bool) {
 		errorPage(w, loc, http.StatusMethodNotAllowed)
 		return false
 	}
-	serveFile(w, rq, loc, f, fi)
+	serveFile(w, rq, loc, f)
 	return false
+}
+
+// file is an open file as a bare descriptor: os.File would try to add a
+// regular file to the network poller, two system calls a small file is
+// not worth on the hot path.
+type file struct {
+	fd int
+	st syscall.Stat_t
+}
+
+func openFile(path string) (*file, error) {
+	var f file
+	var err error
+	for {
+		f.fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Fstat(f.fd, &f.st); err != nil {
+		syscall.Close(f.fd)
+		return nil, err
+	}
+	return &f, nil
+}
+
+func (f *file) close() {
+	if f.fd >= 0 {
+		syscall.Close(f.fd)
+	}
+}
+
+func (f *file) isDir() bool     { return f.st.Mode&syscall.S_IFMT == syscall.S_IFDIR }
+func (f *file) isRegular() bool { return f.st.Mode&syscall.S_IFMT == syscall.S_IFREG }
+func (f *file) size() int64     { return f.st.Size }
+func (f *file) mtime() time.Time {
+	return time.Unix(f.st.Mtim.Sec, f.st.Mtim.Nsec)
+}
+
+// ReadAt reads with pread, so ranges need no seeking.
+func (f *file) ReadAt(p []byte, off int64) (int, error) {
+	n, err := syscall.Pread(f.fd, p, off)
+	if err == nil && n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	return n, err
+}
+
+// osFile hands the descriptor to an os.File, for sendfile; the file no
+// longer owns it.
+func (f *file) osFile(name string) *os.File {
+	fd := f.fd
+	f.fd = -1
+	return os.NewFile(uintptr(fd), name)
 }
 
 // openStatus is the answer of ngx_http_static_handler to a failed open.
@@ -169,10 +222,10 @@ func openStatus(err error) int {
 }
 
 // serveFile answers a regular file with nginx's headers.
-func serveFile(w http.ResponseWriter, rq *request, loc *LocationConf, f *os.File, fi os.FileInfo) {
+func serveFile(w http.ResponseWriter, rq *request, loc *LocationConf, f *file) {
 	hdr := w.Header()
-	mtime := fi.ModTime()
-	size := fi.Size()
+	mtime := f.mtime()
+	size := f.size()
 	hdr.Set("Content-Type", loc.withCharset(loc.contentType(rq.uri)))
 	hdr.Set("Last-Modified", mtime.UTC().Format(http.TimeFormat))
 	hdr.Set("ETag", etag(mtime, size))
@@ -182,15 +235,33 @@ func serveFile(w http.ResponseWriter, rq *request, loc *LocationConf, f *os.File
 		return
 	}
 	hdr.Set("Accept-Ranges", "bytes")
-	if serveRanges(w, rq.r, loc, f, size) {
+	if serveRanges(w, rq.r, loc, io.NewSectionReader(f, 0, size), size) {
 		return
 	}
 	hdr.Set("Content-Length", strconv.FormatInt(size, 10))
 	w.WriteHeader(http.StatusOK)
-	if rq.r.Method != http.MethodHead {
-		io.Copy(w, f)
+	if rq.r.Method == http.MethodHead {
+		return
 	}
+	if size <= smallFile {
+		// One write with the headers: sendfile after a header write
+		// costs two system calls more than a small file is worth.
+		bp := smallBuffers.Get().(*[]byte)
+		n, _ := f.ReadAt((*bp)[:size], 0)
+		w.Write((*bp)[:max(n, 0)])
+		smallBuffers.Put(bp)
+		return
+	}
+	osf := f.osFile(rq.uri)
+	defer osf.Close()
+	io.Copy(w, osf)
 }
+
+// smallFile is the size up to which a file is read and written rather
+// than sent with sendfile.
+const smallFile = 16 << 10
+
+var smallBuffers = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
 
 // etag is nginx's strong ETag: the modification time and the size in hex.
 func etag(mtime time.Time, size int64) string {
