@@ -80,7 +80,8 @@ type ServerConf struct {
 	Loc       *LocationConf // server-level location settings
 	Locations []*LocationConf
 	SSL       SSLConf
-	tree      *locationTree // Locations compiled
+	tree      *locationTree            // Locations compiled
+	named     map[string]*LocationConf // the @name locations
 }
 
 // Listen is one listen directive.
@@ -145,6 +146,8 @@ type LocationConf struct {
 	aliasOf *LocationConf
 	// Index are the index files, in order (inherited where not written).
 	Index []*template
+	// TryFiles is this location's try_files (not inherited, as in nginx).
+	TryFiles *tryFiles
 }
 
 // newLocationConf returns a location with nothing set.

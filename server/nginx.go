@@ -429,7 +429,6 @@ var NginxCommands = []conf.Command{
 	{Name: "sub_filter_types", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.OneMore, Module: "ngx_http_sub_filter_module", Status: conf.Unsupported},
 	{Name: "sub_filter_once", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_sub_filter_module", Status: conf.Unsupported},
 	{Name: "sub_filter_last_modified", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_sub_filter_module", Status: conf.Unsupported},
-	{Name: "try_files", Once: true, Type: conf.HTTPSrv | conf.HTTPLoc | conf.TwoMore, Module: "ngx_http_try_files_module", Status: conf.Pending, Planned: "#4"},
 	{Name: "hash", Type: conf.HTTPUps | conf.Take12, Module: "ngx_http_upstream_hash_module", Status: conf.Pending, Planned: "#6"},
 	{Name: "ip_hash", Type: conf.HTTPUps | conf.NoArgs, Module: "ngx_http_upstream_ip_hash_module", Status: conf.Pending, Planned: "#6"},
 	{Name: "keepalive", Once: true, Type: conf.HTTPUps | conf.Take1, Module: "ngx_http_upstream_keepalive_module", Status: conf.Pending, Planned: "#6"},

@@ -110,6 +110,12 @@ func build(m *MainConf) (*Runtime, error) {
 		}
 		for _, srv := range m.HTTP.Servers {
 			srv.tree = compileLocations(srv.Locations)
+			srv.named = map[string]*LocationConf{}
+			for _, l := range srv.Locations {
+				if l.Match == MatchNamed {
+					srv.named[l.Path] = l
+				}
+			}
 		}
 	}
 	if err := openLogFiles(m); err != nil {
@@ -202,14 +208,23 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			errorPage(w, rq.loc, http.StatusInternalServerError)
 			return
 		}
-		loc, _ := srv.tree.find(rq.uri)
-		if loc == nil {
-			loc = srv.Loc
+		var loc *LocationConf
+		if rq.named != "" {
+			if loc = srv.named[rq.named]; loc == nil {
+				// nginx: "could not find named location".
+				errorPage(w, rq.loc, http.StatusInternalServerError)
+				return
+			}
+			rq.named = ""
+		} else {
+			if loc, _ = srv.tree.find(rq.uri); loc == nil {
+				loc = srv.Loc
+			}
+			if loc.Regex != nil {
+				rq.match = &regexMatch{re: loc.Regex, subject: rq.uri, idx: loc.Regex.match(rq.uri)}
+			}
 		}
 		rq.loc = loc
-		if loc.Regex != nil {
-			rq.match = &regexMatch{re: loc.Regex, subject: rq.uri, idx: loc.Regex.match(rq.uri)}
-		}
 		o := runRewrite(loc.Rewrite, rq)
 		if o.changed && !o.brk && o.ret == nil && o.redirect == nil {
 			continue
@@ -219,6 +234,15 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Server", "edge")
+		if tf := loc.TryFiles; tf != nil {
+			switch tf.try(rq, loc) {
+			case tryCode:
+				errorPage(w, rq.loc, tf.code)
+				return
+			case tryNamed, tryRedirect:
+				continue
+			}
+		}
 		if h.content(w, rq) {
 			continue // the index module redirected to an index file
 		}

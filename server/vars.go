@@ -122,6 +122,7 @@ type request struct {
 	loc       *LocationConf // the location (or if block) whose settings apply
 	uri, args string
 	prefix    string // nginx's prefix, for relative roots
+	named     string // a named location to go to
 	vals      []string
 	have      []bool
 	match     *regexMatch // the last regex match: captures

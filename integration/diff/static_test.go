@@ -31,6 +31,13 @@ http {
         location ~ ^/re-alias/(.+)$ { alias %[2]s/sub/$1; }
         location /idx/ { index missing.html other.html; }
         location /charset/ { charset utf-8; alias %[2]s/; }
+        location /spa/ { try_files $uri $uri/ /spa/index.html; }
+        location /t/ { try_files $uri =404; }
+        location /named/ { try_files $uri @fallback; }
+        location @fallback { return 200 "fallback $uri $args"; }
+        location /dirtest/ { try_files $uri/ =403; }
+        location /tried/ { try_files /nothing $uri /redirected?from=tried; }
+        location = /redirected { return 200 "redirected $args"; }
     }
 }
 `
@@ -42,14 +49,18 @@ func TestStatic(t *testing.T) {
 	dir := t.TempDir()
 	www := filepath.Join(dir, "www")
 	files := map[string]string{
-		"index.html":      "<h1>home</h1>\n",
-		"1k.html":         strings.Repeat("x", 1024),
-		"a.css":           "body{}",
-		"dir/index.html":  "dir index",
-		"sub/file.txt":    "0123456789abcdefghij",
-		"idx/other.html":  "other index",
-		"space name.html": "spaced",
-		"big.bin":         strings.Repeat("0123456789", 10000),
+		"index.html":           "<h1>home</h1>\n",
+		"1k.html":              strings.Repeat("x", 1024),
+		"a.css":                "body{}",
+		"dir/index.html":       "dir index",
+		"sub/file.txt":         "0123456789abcdefghij",
+		"idx/other.html":       "other index",
+		"space name.html":      "spaced",
+		"big.bin":              strings.Repeat("0123456789", 10000),
+		"spa/index.html":       "spa shell",
+		"spa/app.js":           "js",
+		"t/here.txt":           "here",
+		"dirtest/d/index.html": "d index",
 	}
 	for name, body := range files {
 		p := filepath.Join(www, name)
@@ -114,6 +125,10 @@ func TestStatic(t *testing.T) {
 		{"GET", "/space%20name.html", nil}, {"GET", "/sub//file.txt", nil}, {"GET", "/sub/./file.txt", nil},
 		{"GET", "/sub/../1k.html", nil}, {"GET", "/../1k.html", nil}, {"GET", "/%2e%2e/1k.html", nil},
 		{"GET", "/sub/%2e%2e/1k.html", nil}, {"GET", "/big.bin", nil},
+		{"GET", "/spa/app.js", nil}, {"GET", "/spa/route/x", nil}, {"GET", "/spa/", nil}, {"GET", "/spa", nil},
+		{"GET", "/t/here.txt", nil}, {"GET", "/t/missing", nil}, {"GET", "/named/missing?a=1", nil},
+		{"GET", "/dirtest/d", nil}, {"GET", "/dirtest/d/", nil}, {"GET", "/dirtest/nope", nil},
+		{"GET", "/tried/x?y=1", nil}, {"HEAD", "/spa/route", nil},
 		{"HEAD", "/1k.html", nil}, {"POST", "/1k.html", nil}, {"POST", "/missing", nil}, {"PUT", "/1k.html", nil},
 		{"DELETE", "/dir/", nil},
 		{"GET", "/sub/file.txt", []string{"Range", "bytes=0-9"}},
