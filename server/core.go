@@ -168,6 +168,10 @@ func mergeLocation(loc, parent *LocationConf) {
 	if loc.Index == nil {
 		loc.Index = parent.Index
 	}
+	if loc.ErrorPages == nil {
+		loc.ErrorPages = parent.ErrorPages
+	}
+	loc.RecursiveErrorPages.Merge(parent.RecursiveErrorPages, false)
 	for _, in := range loc.Locations {
 		mergeLocation(in, loc)
 	}

@@ -148,6 +148,11 @@ type LocationConf struct {
 	Index []*template
 	// TryFiles is this location's try_files (not inherited, as in nginx).
 	TryFiles *tryFiles
+	// ErrorPages are the error_page rules (inherited where none is
+	// written); Internal locations answer only internal redirects.
+	ErrorPages          []errorPageRule
+	RecursiveErrorPages conf.Setting[bool]
+	Internal            bool
 }
 
 // newLocationConf returns a location with nothing set.

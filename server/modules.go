@@ -13,6 +13,7 @@ var Modules = [][]conf.Command{
 	CharsetCommands,
 	StaticCommands,
 	TryFilesCommands,
+	ErrorPageCommands,
 	LogCommands,
 	SSLCommands,
 	NginxCommands,

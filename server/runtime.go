@@ -190,8 +190,8 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	srv, re := h.names.find(host)
 	rq, ok := newRequest(r, srv, h.slots)
 	rq.loc, rq.prefix = srv.Loc, h.prefix
+	w.Header().Set("Server", "edge")
 	if !ok {
-		w.Header().Set("Server", "edge")
 		errorPage(w, srv.Loc, http.StatusBadRequest)
 		return
 	}
@@ -199,11 +199,22 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rq.match = &regexMatch{re: re, subject: host, idx: re.match(host)}
 	}
 	if o := runRewrite(srv.Loc.Rewrite, rq); o.ret != nil || o.redirect != nil {
-		finish(w, rq, o)
-		return
+		if !finish(w, rq, o) {
+			return
+		}
 	}
-	for redirects := 0; ; redirects++ {
-		if redirects > 10 {
+	h.serve(w, rq, srv)
+}
+
+// serve finds the location and runs its phases: rewrite, try_files,
+// content; a redirect (a changed URI, an index file, try_files, an
+// error_page) goes round again, ten times at most (nginx's limit).
+func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
+	for ; ; rq.redirects++ {
+		if rq.redirects > 0 {
+			rq.internal = true
+		}
+		if rq.redirects > 10 {
 			// nginx: "rewrite or internal redirection cycle".
 			errorPage(w, rq.loc, http.StatusInternalServerError)
 			return
@@ -225,46 +236,61 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		rq.loc = loc
+		if loc.Internal && !rq.internal {
+			if fail(w, rq, http.StatusNotFound) {
+				continue
+			}
+			return
+		}
 		o := runRewrite(loc.Rewrite, rq)
 		if o.changed && !o.brk && o.ret == nil && o.redirect == nil {
 			continue
 		}
 		if o.ret != nil || o.redirect != nil {
-			finish(w, rq, o)
+			if finish(w, rq, o) {
+				continue
+			}
 			return
 		}
-		w.Header().Set("Server", "edge")
 		if tf := loc.TryFiles; tf != nil {
 			switch tf.try(rq, loc) {
 			case tryCode:
-				errorPage(w, rq.loc, tf.code)
+				if fail(w, rq, tf.code) {
+					continue
+				}
 				return
 			case tryNamed, tryRedirect:
 				continue
 			}
 		}
-		if h.content(w, rq) {
-			continue // the index module redirected to an index file
+		switch code := h.content(w, rq); {
+		case code == internalRedirect:
+			continue
+		case code > 0:
+			if fail(w, rq, code) {
+				continue
+			}
 		}
 		return
 	}
 }
 
-// finish answers what the rewrite phase decided.
-func finish(w http.ResponseWriter, rq *request, o outcome) {
+// finish answers what the rewrite phase decided; it reports an internal
+// redirect (an error_page) for the caller to follow.
+func finish(w http.ResponseWriter, rq *request, o outcome) bool {
 	if o.redirect != nil {
-		w.Header().Set("Server", "edge")
 		w.Header().Set("Location", absoluteRedirect(rq.r, o.location))
 		errorPage(w, rq.loc, o.redirect.status)
-		return
+		return false
 	}
-	respond(w, rq, rq.loc, o.ret)
+	return respond(w, rq, rq.loc, o.ret)
 }
 
-// respond answers with a return.
-func respond(w http.ResponseWriter, rq *request, loc *LocationConf, ret *Return) {
+// respond answers with a return; an error code without text finishes the
+// request as nginx's ngx_http_script_return_code does, where error_page
+// applies.
+func respond(w http.ResponseWriter, rq *request, loc *LocationConf, ret *Return) bool {
 	r := rq.r
-	w.Header().Set("Server", "edge")
 	code := ret.Code
 	if code == 444 {
 		if hj, ok := w.(http.Hijacker); ok {
@@ -272,24 +298,28 @@ func respond(w http.ResponseWriter, rq *request, loc *LocationConf, ret *Return)
 				c.Close()
 			}
 		}
-		return
+		return false
 	}
 	if ret.Text == nil {
+		if code >= http.StatusBadRequest {
+			return fail(w, rq, code)
+		}
 		errorPage(w, loc, code)
-		return
+		return false
 	}
 	text := ret.Text.String(rq)
 	if code >= 301 && code <= 308 && code != 304 && code != 305 && code != 306 {
 		w.Header().Set("Location", absoluteRedirect(r, text))
 		errorPage(w, loc, code)
-		return
+		return false
 	}
 	w.Header().Set("Content-Type", loc.withCharset(loc.contentType(rq.uri)))
 	w.Header().Set("Content-Length", strconv.Itoa(len(text)))
-	w.WriteHeader(code)
-	if r.Method != http.MethodHead {
+	w.WriteHeader(rq.status(code))
+	if rq.method != http.MethodHead {
 		io.WriteString(w, text)
 	}
+	return false
 }
 
 // absoluteRedirect makes a Location that starts with "/" absolute, as

@@ -67,16 +67,20 @@ func (rq *request) mapPath(loc *LocationConf) (path string, rootLen int) {
 	}
 }
 
+// internalRedirect is content's answer for "search the locations again".
+const internalRedirect = -1
+
 // content is the content phase for a location without a return: the
-// index module for a URI ending in "/", else the static module.
-func (h handler) content(w http.ResponseWriter, rq *request) (redirect bool) {
+// index module for a URI ending in "/", else the static module. It
+// returns 0 when it answered, internalRedirect, or the error status for
+// the request to finish with (error_page applies).
+func (h handler) content(w http.ResponseWriter, rq *request) int {
 	loc := rq.loc
 	r := rq.r
-	allowed := r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodPost
+	allowed := rq.method == http.MethodGet || rq.method == http.MethodHead || rq.method == http.MethodPost
 	if strings.HasSuffix(rq.uri, "/") {
 		if !allowed {
-			errorPage(w, loc, http.StatusMethodNotAllowed)
-			return false
+			return http.StatusMethodNotAllowed
 		}
 		dir, _ := rq.mapPath(loc)
 		dirTested := false
@@ -84,18 +88,16 @@ func (h handler) content(w http.ResponseWriter, rq *request) (redirect bool) {
 			name := t.String(rq)
 			if strings.HasPrefix(name, "/") {
 				rq.uri = name
-				return true
+				return internalRedirect
 			}
 			// A directory named like an index is redirected to all the
 			// same; the static module then answers it with a 301.
 			if _, err := os.Stat(dir + name); err != nil {
 				if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) {
-					errorPage(w, loc, http.StatusNotFound)
-					return false
+					return http.StatusNotFound
 				}
 				if errors.Is(err, fs.ErrPermission) {
-					errorPage(w, loc, http.StatusForbidden)
-					return false
+					return http.StatusForbidden
 				}
 				if !dirTested {
 					if di, derr := os.Stat(dir); derr != nil || !di.IsDir() {
@@ -103,33 +105,28 @@ func (h handler) content(w http.ResponseWriter, rq *request) (redirect bool) {
 						if errors.Is(derr, fs.ErrPermission) {
 							code = http.StatusForbidden
 						}
-						errorPage(w, loc, code)
-						return false
+						return code
 					}
 					dirTested = true
 				}
 				continue
 			}
 			rq.uri += name
-			return true
+			return internalRedirect
 		}
 		// No index: nginx's core says the directory index is forbidden.
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			errorPage(w, loc, http.StatusNotFound)
-			return false
+			return http.StatusNotFound
 		}
-		errorPage(w, loc, http.StatusForbidden)
-		return false
+		return http.StatusForbidden
 	}
 	if !allowed {
-		errorPage(w, loc, http.StatusMethodNotAllowed)
-		return false
+		return http.StatusMethodNotAllowed
 	}
 	path, _ := rq.mapPath(loc)
 	f, err := openFile(path)
 	if err != nil {
-		errorPage(w, loc, openStatus(err))
-		return false
+		return openStatus(err)
 	}
 	defer f.close()
 	if f.isDir() {
@@ -138,19 +135,15 @@ func (h handler) content(w http.ResponseWriter, rq *request) (redirect bool) {
 			target += "?" + rq.args
 		}
 		w.Header().Set("Location", absoluteRedirect(r, target))
-		errorPage(w, loc, http.StatusMovedPermanently)
-		return false
+		return http.StatusMovedPermanently
 	}
 	if !f.isRegular() {
-		errorPage(w, loc, http.StatusNotFound)
-		return false
+		return http.StatusNotFound
 	}
-	if r.Method == http.MethodPost {
-		errorPage(w, loc, http.StatusMethodNotAllowed)
-		return false
+	if rq.method == http.MethodPost {
+		return http.StatusMethodNotAllowed
 	}
-	serveFile(w, rq, loc, f)
-	return false
+	return serveFile(w, rq, loc, f)
 }
 
 // file is an open file as a bare descriptor: os.File would try to add a
@@ -221,27 +214,37 @@ func openStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-// serveFile answers a regular file with nginx's headers.
-func serveFile(w http.ResponseWriter, rq *request, loc *LocationConf, f *file) {
+// serveFile answers a regular file with nginx's headers; it returns an
+// error status (416), or 0.
+func serveFile(w http.ResponseWriter, rq *request, loc *LocationConf, f *file) int {
 	hdr := w.Header()
 	mtime := f.mtime()
 	size := f.size()
 	hdr.Set("Content-Type", loc.withCharset(loc.contentType(rq.uri)))
 	hdr.Set("Last-Modified", mtime.UTC().Format(http.TimeFormat))
 	hdr.Set("ETag", etag(mtime, size))
-	if notModified(rq.r, mtime, hdr.Get("ETag")) {
-		hdr.Del("Content-Type")
-		w.WriteHeader(http.StatusNotModified)
-		return
+	status := rq.status(http.StatusOK)
+	// An error page (error_page) is answered whole, with its status.
+	if status == http.StatusOK {
+		if notModified(rq.r, mtime, hdr.Get("ETag")) {
+			hdr.Del("Content-Type")
+			w.WriteHeader(http.StatusNotModified)
+			return 0
+		}
+		hdr.Set("Accept-Ranges", "bytes")
+		if code, done := serveRanges(w, rq, loc, io.NewSectionReader(f, 0, size), size); done {
+			return code
+		}
 	}
-	hdr.Set("Accept-Ranges", "bytes")
-	if serveRanges(w, rq.r, loc, io.NewSectionReader(f, 0, size), size) {
-		return
+	if status != http.StatusOK {
+		// ngx_http_header_filter sends Last-Modified with 200, 206 and
+		// 304 only; an error page keeps its ETag.
+		hdr.Del("Last-Modified")
 	}
 	hdr.Set("Content-Length", strconv.FormatInt(size, 10))
-	w.WriteHeader(http.StatusOK)
-	if rq.r.Method == http.MethodHead {
-		return
+	w.WriteHeader(status)
+	if rq.method == http.MethodHead {
+		return 0
 	}
 	if size <= smallFile {
 		// One write with the headers: sendfile after a header write
@@ -250,11 +253,12 @@ func serveFile(w http.ResponseWriter, rq *request, loc *LocationConf, f *file) {
 		n, _ := f.ReadAt((*bp)[:size], 0)
 		w.Write((*bp)[:max(n, 0)])
 		smallBuffers.Put(bp)
-		return
+		return 0
 	}
 	osf := f.osFile(rq.uri)
 	defer osf.Close()
 	io.Copy(w, osf)
+	return 0
 }
 
 // smallFile is the size up to which a file is read and written rather

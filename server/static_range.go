@@ -141,34 +141,35 @@ func digits(p string) (int64, string, bool) {
 var boundaries atomic.Uint64
 
 // serveRanges is the range filter: it answers a Range request for a whole
-// file of size and reports whether it did.
-func serveRanges(w http.ResponseWriter, r *http.Request, loc *LocationConf, f io.ReadSeeker, size int64) bool {
+// file of size and reports whether it did; a range it cannot satisfy
+// is the 416 it returns for the request to finish with.
+func serveRanges(w http.ResponseWriter, rq *request, loc *LocationConf, f io.ReadSeeker, size int64) (int, bool) {
+	r := rq.r
 	spec := r.Header.Get("Range")
 	if len(spec) < 6 || !strings.EqualFold(spec[:6], "bytes=") {
-		return false
+		return 0, false
 	}
 	hdr := w.Header()
 	if ir := r.Header.Get("If-Range"); ir != "" {
 		if strings.HasSuffix(ir, `"`) {
 			if ir != hdr.Get("ETag") {
-				return false
+				return 0, false
 			}
 		} else if t, err := http.ParseTime(ir); err != nil || t.UTC().Format(http.TimeFormat) != hdr.Get("Last-Modified") {
-			return false
+			return 0, false
 		}
 	}
 	ranges, ok := parseRanges(spec[6:], size)
 	if !ok {
 		hdr.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
-		errorPage(w, loc, http.StatusRequestedRangeNotSatisfiable)
-		return true
+		return http.StatusRequestedRangeNotSatisfiable, true
 	}
 	if ranges == nil {
-		return false
+		return 0, false
 	}
 	// A partial answer does not advertise ranges (ngx_http_range).
 	hdr.Del("Accept-Ranges")
-	head := r.Method == http.MethodHead
+	head := rq.method == http.MethodHead
 	if len(ranges) == 1 {
 		rg := ranges[0]
 		hdr.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rg.start, rg.end-1, size))
@@ -178,7 +179,7 @@ func serveRanges(w http.ResponseWriter, r *http.Request, loc *LocationConf, f io
 			f.Seek(rg.start, io.SeekStart)
 			io.CopyN(w, f, rg.end-rg.start)
 		}
-		return true
+		return 0, true
 	}
 	boundary := fmt.Sprintf("%010d", boundaries.Add(1))
 	ctype := hdr.Get("Content-Type")
@@ -199,7 +200,7 @@ func serveRanges(w http.ResponseWriter, r *http.Request, loc *LocationConf, f io
 	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
 	w.WriteHeader(http.StatusPartialContent)
 	if head {
-		return true
+		return 0, true
 	}
 	for i, rg := range ranges {
 		io.WriteString(w, parts[i])
@@ -207,5 +208,5 @@ func serveRanges(w http.ResponseWriter, r *http.Request, loc *LocationConf, f io
 		io.CopyN(w, f, rg.end-rg.start)
 	}
 	io.WriteString(w, tail)
-	return true
+	return 0, true
 }

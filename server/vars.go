@@ -123,9 +123,16 @@ type request struct {
 	uri, args string
 	prefix    string // nginx's prefix, for relative roots
 	named     string // a named location to go to
-	vals      []string
-	have      []bool
-	match     *regexMatch // the last regex match: captures
+	method    string // the request's method, GET after an error_page
+	redirects int    // internal redirects so far
+	internal  bool   // redirected internally: internal locations answer
+	// errorPaged says an error_page redirected the request; errStatus is
+	// the status its answer takes (0: its own).
+	errorPaged bool
+	errStatus  int
+	vals       []string
+	have       []bool
+	match      *regexMatch // the last regex match: captures
 }
 
 // newRequest starts a request with the URI normalized as nginx does; ok
@@ -136,8 +143,17 @@ func newRequest(r *http.Request, srv *ServerConf, slots int) (rq *request, ok bo
 		path = "/" // an absolute URI without a path: "GET http://host HTTP/1.1"
 	}
 	uri, ok := normalizeURI(path)
-	return &request{r: r, srv: srv, uri: uri, args: r.URL.RawQuery,
+	return &request{r: r, srv: srv, uri: uri, args: r.URL.RawQuery, method: r.Method,
 		vals: make([]string, slots), have: make([]bool, slots)}, ok
+}
+
+// status is the status of an answer that would be code: an error_page's
+// status wins, as nginx's err_status does in ngx_http_send_header.
+func (rq *request) status(code int) int {
+	if rq.errStatus != 0 {
+		return rq.errStatus
+	}
+	return code
 }
 
 func (rq *request) value(v *varRef) string {
@@ -197,7 +213,7 @@ var builtinVars = map[string]func(rq *request) string{
 	"args":            func(rq *request) string { return rq.args },
 	"query_string":    func(rq *request) string { return rq.args },
 	"is_args":         func(rq *request) string { return ifElse(rq.args != "", "?", "") },
-	"request_method":  func(rq *request) string { return rq.r.Method },
+	"request_method":  func(rq *request) string { return rq.method },
 	"server_protocol": func(rq *request) string { return rq.r.Proto },
 	"request": func(rq *request) string {
 		return rq.r.Method + " " + rq.r.RequestURI + " " + rq.r.Proto

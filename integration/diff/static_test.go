@@ -38,6 +38,15 @@ http {
         location /dirtest/ { try_files $uri/ =403; }
         location /tried/ { try_files /nothing $uri /redirected?from=tried; }
         location = /redirected { return 200 "redirected $args"; }
+        error_page 404 /404.html;
+        location = /404.html { internal; }
+        location /ep/ { error_page 403 =200 /ep-ok.html; try_files $uri =403; }
+        location /epnamed/ { error_page 404 = @ep; }
+        location @ep { return 200 "named error page $uri $request_method"; }
+        location /epurl/ { error_page 404 http://example.com/notfound; }
+        location /eprecursive/ { error_page 404 /nothing-here.html; }
+        location /epret/ { error_page 418 =201 /404.html?from=418; return 418; }
+        location /epargs/ { error_page 404 /redirected?via=error; }
     }
 }
 `
@@ -61,6 +70,8 @@ func TestStatic(t *testing.T) {
 		"spa/app.js":           "js",
 		"t/here.txt":           "here",
 		"dirtest/d/index.html": "d index",
+		"404.html":             "custom not found",
+		"ep-ok.html":           "error page with 200",
 	}
 	for name, body := range files {
 		p := filepath.Join(www, name)
@@ -129,6 +140,9 @@ func TestStatic(t *testing.T) {
 		{"GET", "/t/here.txt", nil}, {"GET", "/t/missing", nil}, {"GET", "/named/missing?a=1", nil},
 		{"GET", "/dirtest/d", nil}, {"GET", "/dirtest/d/", nil}, {"GET", "/dirtest/nope", nil},
 		{"GET", "/tried/x?y=1", nil}, {"HEAD", "/spa/route", nil},
+		{"GET", "/missing-file", nil}, {"GET", "/404.html", nil}, {"GET", "/ep/x", nil}, {"POST", "/epnamed/x", nil},
+		{"GET", "/epurl/x", nil}, {"GET", "/eprecursive/x", nil}, {"GET", "/epret/", nil}, {"GET", "/epargs/x?q=1", nil},
+		{"HEAD", "/missing-file", nil},
 		{"HEAD", "/1k.html", nil}, {"POST", "/1k.html", nil}, {"POST", "/missing", nil}, {"PUT", "/1k.html", nil},
 		{"DELETE", "/dir/", nil},
 		{"GET", "/sub/file.txt", []string{"Range", "bytes=0-9"}},
