@@ -171,6 +171,9 @@ func mergeLocation(loc, parent *LocationConf) {
 	if loc.ErrorPages == nil {
 		loc.ErrorPages = parent.ErrorPages
 	}
+	if loc.Access == nil {
+		loc.Access = parent.Access
+	}
 	loc.RecursiveErrorPages.Merge(parent.RecursiveErrorPages, false)
 	for _, in := range loc.Locations {
 		mergeLocation(in, loc)

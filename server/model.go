@@ -153,6 +153,9 @@ type LocationConf struct {
 	ErrorPages          []errorPageRule
 	RecursiveErrorPages conf.Setting[bool]
 	Internal            bool
+	// Access are the allow and deny rules in order (inherited where none
+	// is written).
+	Access []accessRule
 }
 
 // newLocationConf returns a location with nothing set.

@@ -14,6 +14,7 @@ var Modules = [][]conf.Command{
 	StaticCommands,
 	TryFilesCommands,
 	ErrorPageCommands,
+	AccessCommands,
 	LogCommands,
 	SSLCommands,
 	NginxCommands,

@@ -99,8 +99,6 @@ var NginxCommands = []conf.Command{
 	{Name: "gzip_disable", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.OneMore, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4"},
 	{Name: "disable_symlinks", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4"},
 	{Name: "server", Type: conf.HTTPUps | conf.OneMore, Module: "ngx_http_upstream_module", Status: conf.Pending, Planned: "#6"},
-	{Name: "allow", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.HTTPLmt | conf.Take1, Module: "ngx_http_access_module", Status: conf.Pending, Planned: "#4"},
-	{Name: "deny", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.HTTPLmt | conf.Take1, Module: "ngx_http_access_module", Status: conf.Pending, Planned: "#4"},
 	{Name: "add_before_body", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_addition_filter_module", Status: conf.Unsupported},
 	{Name: "add_after_body", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_addition_filter_module", Status: conf.Unsupported},
 	{Name: "addition_types", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.OneMore, Module: "ngx_http_addition_filter_module", Status: conf.Unsupported},

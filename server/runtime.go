@@ -252,6 +252,14 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 			}
 			return
 		}
+		// The access phase, after rewrite: a return above runs even where
+		// deny would refuse, as in nginx.
+		if !rq.loc.access(rq.r) {
+			if fail(w, rq, http.StatusForbidden) {
+				continue
+			}
+			return
+		}
 		if tf := loc.TryFiles; tf != nil {
 			switch tf.try(rq, loc) {
 			case tryCode:

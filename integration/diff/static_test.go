@@ -47,6 +47,13 @@ http {
         location /eprecursive/ { error_page 404 /nothing-here.html; }
         location /epret/ { error_page 418 =201 /404.html?from=418; return 418; }
         location /epargs/ { error_page 404 /redirected?via=error; }
+        location /deny-all/ { deny all; alias %[2]s/; }
+        location /allow-local/ { allow 127.0.0.1; deny all; alias %[2]s/; }
+        location /deny-net/ { deny 127.0.0.0/8; allow all; alias %[2]s/; }
+        location /deny-return/ { deny all; return 200 "return runs before access"; }
+        location /allow-v6/ { allow ::1; deny all; alias %[2]s/; }
+        location /deny-ep/ { deny all; error_page 403 /ep-ok.html; }
+        location /deny-bits/ { deny 127.1.2.3/8; alias %[2]s/; }
     }
 }
 `
@@ -143,6 +150,9 @@ func TestStatic(t *testing.T) {
 		{"GET", "/missing-file", nil}, {"GET", "/404.html", nil}, {"GET", "/ep/x", nil}, {"POST", "/epnamed/x", nil},
 		{"GET", "/epurl/x", nil}, {"GET", "/eprecursive/x", nil}, {"GET", "/epret/", nil}, {"GET", "/epargs/x?q=1", nil},
 		{"HEAD", "/missing-file", nil},
+		{"GET", "/deny-all/1k.html", nil}, {"GET", "/allow-local/a.css", nil}, {"GET", "/deny-net/a.css", nil},
+		{"GET", "/deny-return/", nil}, {"GET", "/allow-v6/a.css", nil}, {"GET", "/deny-ep/x", nil},
+		{"GET", "/deny-bits/a.css", nil},
 		{"HEAD", "/1k.html", nil}, {"POST", "/1k.html", nil}, {"POST", "/missing", nil}, {"PUT", "/1k.html", nil},
 		{"DELETE", "/dir/", nil},
 		{"GET", "/sub/file.txt", []string{"Range", "bytes=0-9"}},
