@@ -174,6 +174,10 @@ func mergeLocation(loc, parent *LocationConf) {
 	if loc.Access == nil {
 		loc.Access = parent.Access
 	}
+	if loc.AddHeaders == nil {
+		loc.AddHeaders = parent.AddHeaders
+	}
+	loc.Expires.Merge(parent.Expires, Expires{})
 	loc.RecursiveErrorPages.Merge(parent.RecursiveErrorPages, false)
 	for _, in := range loc.Locations {
 		mergeLocation(in, loc)

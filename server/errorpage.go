@@ -127,10 +127,10 @@ func fail(w http.ResponseWriter, rq *request, code int) (redirect bool) {
 				status = http.StatusFound
 			}
 			w.Header().Set("Location", uri)
-			errorPage(w, loc, status)
+			errorPage(w, rq, status)
 			return false
 		}
 	}
-	errorPage(w, loc, code)
+	errorPage(w, rq, code)
 	return false
 }

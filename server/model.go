@@ -156,6 +156,10 @@ type LocationConf struct {
 	// Access are the allow and deny rules in order (inherited where none
 	// is written).
 	Access []accessRule
+	// AddHeaders are the add_header directives (inherited where none is
+	// written); Expires is expires.
+	AddHeaders []addHeader
+	Expires    conf.Setting[Expires]
 }
 
 // newLocationConf returns a location with nothing set.

@@ -15,6 +15,7 @@ var Modules = [][]conf.Command{
 	TryFilesCommands,
 	ErrorPageCommands,
 	AccessCommands,
+	HeadersCommands,
 	LogCommands,
 	SSLCommands,
 	NginxCommands,

@@ -222,8 +222,6 @@ var NginxCommands = []conf.Command{
 	{Name: "gzip_no_buffer", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_gzip_filter_module", Status: conf.Tuning, Set: conf.Check(conf.KindFlag)},
 	{Name: "gzip_min_length", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_gzip_filter_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindSize)},
 	{Name: "gzip_static", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_gzip_static_module", Status: conf.Pending, Planned: "#4", Set: conf.Enum("off", "on", "always")},
-	{Name: "expires", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.HTTPLif | conf.Take12, Module: "ngx_http_headers_filter_module", Status: conf.Pending, Planned: "#4"},
-	{Name: "add_header", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.HTTPLif | conf.Take23, Module: "ngx_http_headers_filter_module", Status: conf.Pending, Planned: "#4"},
 	{Name: "add_trailer", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.HTTPLif | conf.Take23, Module: "ngx_http_headers_filter_module", Status: conf.Unsupported},
 	{Name: "image_filter", Type: conf.HTTPLoc | conf.Take123, Module: "ngx_http_image_filter_module", Status: conf.Unsupported},
 	{Name: "image_filter_jpeg_quality", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_image_filter_module", Status: conf.Unsupported},

@@ -192,7 +192,7 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq.loc, rq.prefix = srv.Loc, h.prefix
 	w.Header().Set("Server", "edge")
 	if !ok {
-		errorPage(w, srv.Loc, http.StatusBadRequest)
+		errorPage(w, rq, http.StatusBadRequest)
 		return
 	}
 	if re != nil {
@@ -216,14 +216,14 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 		}
 		if rq.redirects > 10 {
 			// nginx: "rewrite or internal redirection cycle".
-			errorPage(w, rq.loc, http.StatusInternalServerError)
+			errorPage(w, rq, http.StatusInternalServerError)
 			return
 		}
 		var loc *LocationConf
 		if rq.named != "" {
 			if loc = srv.named[rq.named]; loc == nil {
 				// nginx: "could not find named location".
-				errorPage(w, rq.loc, http.StatusInternalServerError)
+				errorPage(w, rq, http.StatusInternalServerError)
 				return
 			}
 			rq.named = ""
@@ -288,7 +288,7 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 func finish(w http.ResponseWriter, rq *request, o outcome) bool {
 	if o.redirect != nil {
 		w.Header().Set("Location", absoluteRedirect(rq.r, o.location))
-		errorPage(w, rq.loc, o.redirect.status)
+		errorPage(w, rq, o.redirect.status)
 		return false
 	}
 	return respond(w, rq, rq.loc, o.ret)
@@ -312,17 +312,18 @@ func respond(w http.ResponseWriter, rq *request, loc *LocationConf, ret *Return)
 		if code >= http.StatusBadRequest {
 			return fail(w, rq, code)
 		}
-		errorPage(w, loc, code)
+		errorPage(w, rq, code)
 		return false
 	}
 	text := ret.Text.String(rq)
 	if code >= 301 && code <= 308 && code != 304 && code != 305 && code != 306 {
 		w.Header().Set("Location", absoluteRedirect(r, text))
-		errorPage(w, loc, code)
+		errorPage(w, rq, code)
 		return false
 	}
 	w.Header().Set("Content-Type", loc.withCharset(loc.contentType(rq.uri)))
 	w.Header().Set("Content-Length", strconv.Itoa(len(text)))
+	headersFilter(w, rq, rq.status(code))
 	w.WriteHeader(rq.status(code))
 	if rq.method != http.MethodHead {
 		io.WriteString(w, text)
@@ -352,10 +353,12 @@ func absoluteRedirect(r *http.Request, loc string) string {
 
 // errorPage writes nginx's built-in page for code, or only the status
 // line and headers for a code nginx has no page for.
-func errorPage(w http.ResponseWriter, loc *LocationConf, code int) {
+func errorPage(w http.ResponseWriter, rq *request, code int) {
+	loc := rq.loc
 	title, ok := statusTitles[code]
 	if !ok {
 		w.Header().Set("Content-Length", "0")
+		headersFilter(w, rq, code)
 		w.WriteHeader(code)
 		return
 	}
@@ -369,6 +372,7 @@ func errorPage(w http.ResponseWriter, loc *LocationConf, code int) {
 		"</h1></center>\r\n<hr><center>edge</center>\r\n</body>\r\n</html>\r\n"
 	w.Header().Set("Content-Type", loc.withCharset("text/html"))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	headersFilter(w, rq, code)
 	w.WriteHeader(code)
 	w.Write([]byte(body))
 }

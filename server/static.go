@@ -228,6 +228,7 @@ func serveFile(w http.ResponseWriter, rq *request, loc *LocationConf, f *file) i
 	if status == http.StatusOK {
 		if notModified(rq.r, mtime, hdr.Get("ETag")) {
 			hdr.Del("Content-Type")
+			headersFilter(w, rq, http.StatusNotModified)
 			w.WriteHeader(http.StatusNotModified)
 			return 0
 		}
@@ -242,6 +243,7 @@ func serveFile(w http.ResponseWriter, rq *request, loc *LocationConf, f *file) i
 		hdr.Del("Last-Modified")
 	}
 	hdr.Set("Content-Length", strconv.FormatInt(size, 10))
+	headersFilter(w, rq, status)
 	w.WriteHeader(status)
 	if rq.method == http.MethodHead {
 		return 0

@@ -162,6 +162,9 @@ func serveRanges(w http.ResponseWriter, rq *request, loc *LocationConf, f io.Rea
 	ranges, ok := parseRanges(spec[6:], size)
 	if !ok {
 		hdr.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+		// nginx's headers filter has run for the 200 the range filter
+		// then turns into this 416.
+		headersFilter(w, rq, http.StatusOK)
 		return http.StatusRequestedRangeNotSatisfiable, true
 	}
 	if ranges == nil {
@@ -174,6 +177,7 @@ func serveRanges(w http.ResponseWriter, rq *request, loc *LocationConf, f io.Rea
 		rg := ranges[0]
 		hdr.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rg.start, rg.end-1, size))
 		hdr.Set("Content-Length", strconv.FormatInt(rg.end-rg.start, 10))
+		headersFilter(w, rq, http.StatusPartialContent)
 		w.WriteHeader(http.StatusPartialContent)
 		if !head {
 			f.Seek(rg.start, io.SeekStart)
@@ -198,6 +202,7 @@ func serveRanges(w http.ResponseWriter, rq *request, loc *LocationConf, f io.Rea
 	length += int64(len(tail))
 	hdr.Set("Content-Type", "multipart/byteranges; boundary="+boundary)
 	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
+	headersFilter(w, rq, http.StatusPartialContent)
 	w.WriteHeader(http.StatusPartialContent)
 	if head {
 		return 0, true

@@ -27,6 +27,15 @@ http {
     server {
         listen 127.0.0.1:%[1]d;
         root %[2]s;
+        add_header X-Server "s";
+        location /inherit/ { alias %[2]s/; }
+        location /h/ { add_header X-A "a"; add_header X-B "$uri" always; add_header X-Empty ""; expires 1h; alias %[2]s/; }
+        location /h2/ { add_header X-Only-Here 1; expires epoch; alias %[2]s/; }
+        location /hmax/ { expires max; alias %[2]s/; }
+        location /hneg/ { expires -1; alias %[2]s/; }
+        location /hoff/ { expires off; alias %[2]s/; }
+        location /hmod/ { expires modified 1h; alias %[2]s/; }
+        location /hzero/ { expires 0; return 200 "zero"; }
         location /alias/ { alias %[2]s/sub/; }
         location ~ ^/re-alias/(.+)$ { alias %[2]s/sub/$1; }
         location /idx/ { index missing.html other.html; }
@@ -118,8 +127,15 @@ func TestStatic(t *testing.T) {
 		body = bytes.ReplaceAll(body, []byte("<center>nginx/1.22.1</center>"), []byte("<center>edge</center>"))
 		var b strings.Builder
 		fmt.Fprintf(&b, "%d", resp.StatusCode)
-		for _, h := range []string{"Content-Type", "ETag", "Last-Modified", "Accept-Ranges", "Content-Range", "Location"} {
-			if v := resp.Header.Get(h); v != "" {
+		for _, h := range []string{"Content-Type", "ETag", "Last-Modified", "Accept-Ranges", "Content-Range", "Location",
+			"Cache-Control", "Expires", "X-Server", "X-A", "X-B", "X-Empty", "X-Only-Here"} {
+			if v := strings.Join(resp.Header.Values(h), ", "); v != "" {
+				if h == "Expires" && !strings.Contains(v, "1970") && !strings.Contains(v, "2037") {
+					// Computed from now: whether it is in the future is
+					// what can be compared.
+					t, _ := http.ParseTime(v)
+					v = fmt.Sprint("future: ", t.After(time.Now()))
+				}
 				fmt.Fprintf(&b, " %s=%q", h, strings.ReplaceAll(v, fmt.Sprintf(":%d/", port), ":PORT/"))
 			}
 		}
@@ -153,6 +169,9 @@ func TestStatic(t *testing.T) {
 		{"GET", "/deny-all/1k.html", nil}, {"GET", "/allow-local/a.css", nil}, {"GET", "/deny-net/a.css", nil},
 		{"GET", "/deny-return/", nil}, {"GET", "/allow-v6/a.css", nil}, {"GET", "/deny-ep/x", nil},
 		{"GET", "/deny-bits/a.css", nil},
+		{"GET", "/inherit/a.css", nil}, {"GET", "/h/a.css", nil}, {"GET", "/h/missing", nil}, {"GET", "/h2/a.css", nil},
+		{"GET", "/hmax/a.css", nil}, {"GET", "/hneg/a.css", nil}, {"GET", "/hoff/a.css", nil}, {"GET", "/hmod/a.css", nil},
+		{"GET", "/hzero/", nil}, {"GET", "/h/a.css", []string{"If-None-Match", etag}}, {"GET", "/h/dir", nil},
 		{"HEAD", "/1k.html", nil}, {"POST", "/1k.html", nil}, {"POST", "/missing", nil}, {"PUT", "/1k.html", nil},
 		{"DELETE", "/dir/", nil},
 		{"GET", "/sub/file.txt", []string{"Range", "bytes=0-9"}},

@@ -1,0 +1,193 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"edge/internal/conf"
+	"edge/parser"
+)
+
+// HeadersCommands are the headers filter's add_header and expires.
+var HeadersCommands = []conf.Command{
+	{Name: "add_header", Type: httpAny | conf.HTTPLif | conf.Take23, Module: "ngx_http_headers_filter_module", Set: setAddHeader},
+	{Name: "expires", Once: true, Type: httpAny | conf.HTTPLif | conf.Take12, Module: "ngx_http_headers_filter_module", Set: setExpires},
+}
+
+// addHeader is one add_header.
+type addHeader struct {
+	name   string
+	value  *template
+	always bool
+}
+
+func setAddHeader(s *conf.Scope, d *parser.Directive) error {
+	h := lv(s).http
+	v, err := h.compileTemplate(d.Args[1].Value, d.End)
+	if err != nil {
+		return err
+	}
+	ah := addHeader{name: d.Args[0].Value, value: v}
+	if len(d.Args) == 3 {
+		if d.Args[2].Value != "always" {
+			return parser.Errorf(d.End, `invalid parameter "%s"`, d.Args[2].Value)
+		}
+		ah.always = true
+	}
+	loc := locOf(s)
+	loc.AddHeaders = append(loc.AddHeaders, ah)
+	return nil
+}
+
+// expiresKind says how expires computes Expires and Cache-Control.
+type expiresKind int
+
+const (
+	expiresOff      expiresKind = iota
+	expiresAccess               // a time from now
+	expiresModified             // a time from Last-Modified
+	expiresDaily                // the next time of day
+	expiresEpoch
+	expiresMax
+)
+
+// Expires is the expires directive.
+type Expires struct {
+	kind expiresKind
+	// d is the time (negative: in the past, answered "no-cache").
+	d time.Duration
+}
+
+// setExpires is ngx_http_headers_expires and ngx_http_parse_expires.
+func setExpires(s *conf.Scope, d *parser.Directive) error {
+	v := d.Args[0].Value
+	e := Expires{kind: expiresAccess}
+	if len(d.Args) == 2 {
+		if v != "modified" {
+			return conf.Tail("invalid value")
+		}
+		e.kind, v = expiresModified, d.Args[1].Value
+	}
+	switch v {
+	case "epoch":
+		e.kind = expiresEpoch
+	case "max":
+		e.kind = expiresMax
+	case "off":
+		e.kind = expiresOff
+	default:
+		if strings.Contains(v, "$") {
+			// Computed per request: it waits for its variables.
+			m := lv(s).main
+			m.Pending = append(m.Pending, conf.Use{Dir: d, Cmd: &expiresWithVariables})
+			break
+		}
+		minus := false
+		if strings.HasPrefix(v, "@") {
+			e.kind, v = expiresDaily, v[1:]
+		} else if strings.HasPrefix(v, "-") {
+			minus, v = true, v[1:]
+		} else {
+			v = strings.TrimPrefix(v, "+")
+		}
+		t, err := conf.ParseTime(v, true)
+		if err != nil {
+			return conf.Tail("invalid value")
+		}
+		if e.kind == expiresDaily && t >= 24*time.Hour {
+			return conf.Tail("daily time value must be less than 24 hours")
+		}
+		if minus {
+			t = -t
+		}
+		e.d = t
+	}
+	return locOf(s).Expires.Put(e, d)
+}
+
+var expiresWithVariables = conf.Command{Name: "expires", Planned: "#4, for its variables"}
+
+// safeStatus is the headers filter's list of statuses add_header (without
+// always) and expires apply to.
+func safeStatus(code int) bool {
+	switch code {
+	case 200, 201, 204, 206, 301, 302, 303, 304, 307, 308:
+		return true
+	}
+	return false
+}
+
+// headersFilter is ngx_http_headers_filter: expires, then add_header,
+// for the answer with status code about to be sent.
+func headersFilter(w http.ResponseWriter, rq *request, code int) {
+	loc := rq.loc
+	hdr := w.Header()
+	safe := safeStatus(code)
+	if e := loc.Expires.Value; safe && e.kind != expiresOff {
+		setExpiresHeaders(hdr, e)
+	}
+	for _, ah := range loc.AddHeaders {
+		if !safe && !ah.always {
+			continue
+		}
+		v := ah.value.String(rq)
+		if v == "" {
+			continue
+		}
+		switch strings.ToLower(ah.name) {
+		case "last-modified", "etag":
+			hdr.Set(ah.name, v)
+		default:
+			hdr[http.CanonicalHeaderKey(ah.name)] = append(hdr[http.CanonicalHeaderKey(ah.name)], v)
+		}
+	}
+}
+
+// setExpiresHeaders is ngx_http_set_expires.
+func setExpiresHeaders(hdr http.Header, e Expires) {
+	now := time.Now()
+	var at time.Time
+	var cc string
+	switch e.kind {
+	case expiresEpoch:
+		hdr.Set("Expires", "Thu, 01 Jan 1970 00:00:01 GMT")
+		hdr.Set("Cache-Control", "no-cache")
+		return
+	case expiresMax:
+		hdr.Set("Expires", "Thu, 31 Dec 2037 23:55:55 GMT")
+		hdr.Set("Cache-Control", "max-age=315360000")
+		return
+	case expiresDaily:
+		midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.Local)
+		at = midnight.Add(e.d)
+		if !at.After(now) {
+			at = at.Add(24 * time.Hour)
+		}
+	case expiresModified:
+		lm, err := http.ParseTime(hdr.Get("Last-Modified"))
+		if err != nil {
+			lm = now
+		}
+		at = lm.Add(e.d)
+	default:
+		if e.d == 0 {
+			hdr.Set("Expires", now.UTC().Format(http.TimeFormat))
+			hdr.Set("Cache-Control", "max-age=0")
+			return
+		}
+		at = now.Add(e.d)
+	}
+	maxAge := int64(at.Sub(now) / time.Second)
+	if e.kind == expiresAccess {
+		maxAge = int64(e.d / time.Second)
+	}
+	hdr.Set("Expires", at.UTC().Format(http.TimeFormat))
+	if e.d < 0 || maxAge < 0 {
+		cc = "no-cache"
+	} else {
+		cc = "max-age=" + strconv.FormatInt(maxAge, 10)
+	}
+	hdr.Set("Cache-Control", cc)
+}
