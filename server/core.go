@@ -177,6 +177,9 @@ func mergeLocation(loc, parent *LocationConf) {
 	if loc.AddHeaders == nil {
 		loc.AddHeaders = parent.AddHeaders
 	}
+	if loc.ErrorLogs == nil {
+		loc.ErrorLogs = parent.ErrorLogs
+	}
 	loc.Expires.Merge(parent.Expires, Expires{})
 	loc.RecursiveErrorPages.Merge(parent.RecursiveErrorPages, false)
 	for _, in := range loc.Locations {

@@ -6,15 +6,16 @@ import (
 	"time"
 
 	"edge/internal/conf"
+	"edge/internal/errlog"
 	"edge/parser"
 )
 
 // LogCommands are the directives of nginx's error log and access log
-// modules. Their behaviour lands with issue #4; until then edge checks
-// them as nginx does, down to opening their files.
+// modules. error_log is implemented; the access log lands with issue #4,
+// and until then edge checks it as nginx does, down to opening its files.
 var LogCommands = []conf.Command{
-	{Name: "error_log", Type: conf.Main | conf.OneMore, Module: "ngx_errlog_module", Status: conf.Pending, Planned: "#4", Set: setErrorLog},
-	{Name: "error_log", Type: httpAny | conf.OneMore, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setErrorLog},
+	{Name: "error_log", Type: conf.Main | conf.OneMore, Module: "ngx_errlog_module", Set: setErrorLog},
+	{Name: "error_log", Type: httpAny | conf.OneMore, Module: "ngx_http_core_module", Set: setErrorLog},
 	{Name: "log_format", Type: conf.HTTPMain | conf.TwoMore, Module: "ngx_http_log_module", Status: conf.Pending, Planned: "#4", Set: setLogFormat},
 	{Name: "access_log", Type: httpAny | conf.HTTPLif | conf.HTTPLmt | conf.OneMore, Module: "ngx_http_log_module", Status: conf.Pending, Planned: "#4", Set: setAccessLog},
 }
@@ -51,8 +52,36 @@ func setErrorLog(s *conf.Scope, d *parser.Directive) error {
 			return parser.Errorf(d.End, `invalid log level "%s"`, v)
 		}
 	}
-	mainOf(s).addLogFile(d.Args[0].Value)
+	lvl := errlog.Error
+	if level != "" {
+		lvl, _ = errlog.ParseLevel(level)
+	} else if debug {
+		lvl = errlog.Debug
+	}
+	m := mainOf(s)
+	m.addLogFile(d.Args[0].Value)
+	if p := d.Args[0].Value; strings.HasPrefix(p, "syslog:") || strings.HasPrefix(p, "memory:") {
+		m.Pending = append(m.Pending, conf.Use{Dir: d, Cmd: &errorLogElsewhere})
+		return nil
+	}
+	t := logTarget{path: d.Args[0].Value, level: lvl}
+	if s.Context == conf.Main {
+		m.ErrorLogs = append(m.ErrorLogs, t)
+	} else {
+		loc := locOf(s)
+		loc.ErrorLogs = append(loc.ErrorLogs, t)
+	}
 	return nil
+}
+
+// errorLogElsewhere stands for an error_log to syslog or memory, which
+// serving does not write yet.
+var errorLogElsewhere = conf.Command{Name: "error_log", Planned: "#4, for syslog: and memory:"}
+
+// logTarget is one error_log: where, and the least severe level written.
+type logTarget struct {
+	path  string
+	level errlog.Level
 }
 
 // debugLevels are the debug_* levels of a build with --with-debug, as

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"edge/internal/conf"
+	"edge/internal/errlog"
 	"edge/parser"
 )
 
@@ -24,7 +25,9 @@ type MainConf struct {
 	ConfPrefix string
 	// LogFiles are the log files the configuration names, opened (and
 	// created) on load as nginx does.
-	LogFiles    []string
+	LogFiles []string
+	// ErrorLogs are the main level's error_log directives.
+	ErrorLogs   []logTarget
 	threadPools []string             // thread_pool names, unique as in nginx
 	priority    int64                // worker_priority, for its duplicate check
 	zones       map[string]bool      // shared memory zones, and whether sized
@@ -160,6 +163,10 @@ type LocationConf struct {
 	// written); Expires is expires.
 	AddHeaders []addHeader
 	Expires    conf.Setting[Expires]
+	// ErrorLogs are this level's error_log directives (inherited where
+	// none is written); loggers are them opened.
+	ErrorLogs []logTarget
+	loggers   []*errlog.Logger
 }
 
 // newLocationConf returns a location with nothing set.

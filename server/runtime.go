@@ -2,15 +2,18 @@ package server
 
 import (
 	"context"
+	"edge/internal/errlog"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,6 +30,9 @@ import (
 type Runtime struct {
 	listeners map[string]*listener // by address
 	order     []string
+	files     map[string]*os.File // the error log files, by path
+	mainLog   []*errlog.Logger    // the main level's error logs
+	conns     atomic.Uint64       // connections accepted, for "*N"
 }
 
 // listener is a listen address compiled: its servers' names.
@@ -48,7 +54,15 @@ func Compile(m *MainConf) (*Runtime, error) {
 			return nil, err
 		}
 	}
-	return build(m)
+	rt, err := build(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.openErrorLogs(m); err != nil {
+		rt.closeFiles()
+		return nil, err
+	}
+	return rt, nil
 }
 
 // Check runs the checks of Compile that nginx makes too (what `edge -t`
@@ -132,6 +146,7 @@ func (rt *Runtime) Addresses() []string { return rt.order }
 
 // Serve listens on every address and serves until ctx ends.
 func (rt *Runtime) Serve(ctx context.Context) error {
+	defer rt.closeFiles()
 	var servers []*http.Server
 	var wg sync.WaitGroup
 	errc := make(chan error, len(rt.order))
@@ -144,7 +159,9 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("bind() to %s failed%s", a.addr.Text, parser.Errno(err))
 		}
-		hs := &http.Server{Handler: handler{names: a.names, slots: a.slots, prefix: a.prefix}, ReadHeaderTimeout: 60 * time.Second, IdleTimeout: defaultKeepalive}
+		hs := &http.Server{Handler: handler{names: a.names, slots: a.slots, prefix: a.prefix},
+			ReadHeaderTimeout: 60 * time.Second, IdleTimeout: defaultKeepalive,
+			ConnContext: rt.connContext, ErrorLog: log.New(logWriter{rt}, "", 0)}
 		servers = append(servers, hs)
 		wg.Add(1)
 		go func() {
@@ -215,14 +232,14 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 			rq.internal = true
 		}
 		if rq.redirects > 10 {
-			// nginx: "rewrite or internal redirection cycle".
+			rq.log(errlog.Error, `rewrite or internal redirection cycle while processing "%s"`, rq.uri)
 			errorPage(w, rq, http.StatusInternalServerError)
 			return
 		}
 		var loc *LocationConf
 		if rq.named != "" {
 			if loc = srv.named[rq.named]; loc == nil {
-				// nginx: "could not find named location".
+				rq.log(errlog.Error, `could not find named location "%s"`, rq.named)
 				errorPage(w, rq, http.StatusInternalServerError)
 				return
 			}
@@ -255,6 +272,7 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 		// The access phase, after rewrite: a return above runs even where
 		// deny would refuse, as in nginx.
 		if !rq.loc.access(rq.r) {
+			rq.log(errlog.Error, "access forbidden by rule")
 			if fail(w, rq, http.StatusForbidden) {
 				continue
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"edge/internal/conf"
+	"edge/internal/errlog"
 	"edge/parser"
 )
 
@@ -93,19 +94,14 @@ func (h handler) content(w http.ResponseWriter, rq *request) int {
 			// A directory named like an index is redirected to all the
 			// same; the static module then answers it with a 301.
 			if _, err := os.Stat(dir + name); err != nil {
-				if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) {
-					return http.StatusNotFound
-				}
-				if errors.Is(err, fs.ErrPermission) {
-					return http.StatusForbidden
+				if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) || errors.Is(err, fs.ErrPermission) {
+					return rq.indexError(dir+name, err)
 				}
 				if !dirTested {
-					if di, derr := os.Stat(dir); derr != nil || !di.IsDir() {
-						code := http.StatusNotFound
-						if errors.Is(derr, fs.ErrPermission) {
-							code = http.StatusForbidden
-						}
-						return code
+					if di, derr := os.Stat(dir); derr != nil {
+						return rq.indexError(dir+name, derr)
+					} else if !di.IsDir() {
+						return http.StatusNotFound
 					}
 					dirTested = true
 				}
@@ -118,6 +114,7 @@ func (h handler) content(w http.ResponseWriter, rq *request) int {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			return http.StatusNotFound
 		}
+		rq.log(errlog.Error, `directory index of "%s" is forbidden`, dir)
 		return http.StatusForbidden
 	}
 	if !allowed {
@@ -126,7 +123,13 @@ func (h handler) content(w http.ResponseWriter, rq *request) int {
 	path, _ := rq.mapPath(loc)
 	f, err := openFile(path)
 	if err != nil {
-		return openStatus(err)
+		code := openStatus(err)
+		level := errlog.Error
+		if code == http.StatusInternalServerError {
+			level = errlog.Crit
+		}
+		rq.log(level, `open() "%s" failed%s`, path, parser.Errno(err))
+		return code
 	}
 	defer f.close()
 	if f.isDir() {
@@ -201,6 +204,16 @@ func (f *file) osFile(name string) *os.File {
 	fd := f.fd
 	f.fd = -1
 	return os.NewFile(uintptr(fd), name)
+}
+
+// indexError is ngx_http_index_error: 403 when forbidden, else 404.
+func (rq *request) indexError(path string, err error) int {
+	if errors.Is(err, fs.ErrPermission) {
+		rq.log(errlog.Error, `"%s" is forbidden%s`, path, parser.Errno(err))
+		return http.StatusForbidden
+	}
+	rq.log(errlog.Error, `"%s" is not found%s`, path, parser.Errno(err))
+	return http.StatusNotFound
 }
 
 // openStatus is the answer of ngx_http_static_handler to a failed open.

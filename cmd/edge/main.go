@@ -81,7 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "edge: [alert] could not open error log file: open() \"%s\" failed%s\n", path, parser.Errno(err))
 		} else {
 			defer f.Close()
-			rep.log = &errlog.Logger{W: f}
+			rep.log = &errlog.Logger{W: f, Level: errlog.Emerg}
 		}
 	}
 	confFile := o.confFile

@@ -15,7 +15,8 @@ import (
 	"edge/integration/harness"
 )
 
-const staticConf = `events {}
+const staticConf = `error_log %[3]s error;
+events {}
 http {
     types {
         text/html html;
@@ -101,11 +102,11 @@ func TestStatic(t *testing.T) {
 	nport, eport := harness.FreePort(t), harness.FreePort(t)
 	write := func(name string, port int) string {
 		f := filepath.Join(dir, name)
-		os.WriteFile(f, []byte(fmt.Sprintf(staticConf, port, www)), 0o644)
+		os.WriteFile(f, []byte(fmt.Sprintf(staticConf, port, www, filepath.Join(dir, name+".error.log"))), 0o644)
 		return f
 	}
 	harness.Start(t, nginx, fmt.Sprintf("127.0.0.1:%d", nport), "-p", dir+"/", "-c", write("nginx.conf", nport),
-		"-g", "daemon off; master_process off; pid "+dir+"/nginx.pid; error_log "+dir+"/nginx-error.log;")
+		"-g", "daemon off; master_process off; pid "+dir+"/nginx.pid;")
 	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", eport), "-p", dir+"/", "-c", write("edge.conf", eport))
 
 	etag := fmt.Sprintf(`"%x-%x"`, old.Unix(), len(files["sub/file.txt"]))
@@ -196,4 +197,29 @@ func TestStatic(t *testing.T) {
 			t.Errorf("%s %s %v:\nnginx: %s\nedge:  %s", c.method, c.path, c.header, n, e)
 		}
 	}
+	// The error logs say the same, in the same order.
+	time.Sleep(100 * time.Millisecond) // nginx writes its log as it goes; let it finish
+	nlog, elog := errorLines(t, filepath.Join(dir, "nginx.conf.error.log"), nport), errorLines(t, filepath.Join(dir, "edge.conf.error.log"), eport)
+	if strings.Join(nlog, "\n") != strings.Join(elog, "\n") {
+		t.Errorf("error logs differ:\nnginx:\n%s\nedge:\n%s", strings.Join(nlog, "\n"), strings.Join(elog, "\n"))
+	}
+}
+
+// errorLines reads an error log without what differs by process: the
+// time, the pid and connection number, the port.
+func errorLines(t *testing.T, path string, port int) []string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := regexp.MustCompile(`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: \*\d+ `)
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if !head.MatchString(line) {
+			continue // not a request's line (start-up notices)
+		}
+		line = head.ReplaceAllString(line, "$1 ")
+		out = append(out, strings.ReplaceAll(line, fmt.Sprintf(":%d", port), ":PORT"))
+	}
+	return out
 }

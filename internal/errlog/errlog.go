@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -33,14 +34,37 @@ var names = [...]string{"emerg", "alert", "crit", "error", "warn", "notice", "in
 
 func (l Level) String() string { return names[l] }
 
-// Logger writes error log lines to W. Now is the clock; nil is time.Now.
+// Logger writes error log lines to W: those at Level and more severe (the
+// zero Level is emerg only). Now is the clock; nil is time.Now.
 type Logger struct {
-	W   io.Writer
-	Now func() time.Time
+	W     io.Writer
+	Level Level
+	Now   func() time.Time
 }
 
-// Log writes one line at level.
+// Enabled reports whether a line at level would be written; check it
+// before building an expensive message.
+func (l *Logger) Enabled(level Level) bool { return level <= l.Level }
+
+// ParseLevel returns the level named as nginx names it ("error", "warn"…);
+// the debug_* levels are debug.
+func ParseLevel(name string) (Level, bool) {
+	for i, n := range names {
+		if n == name {
+			return Level(i), true
+		}
+	}
+	if strings.HasPrefix(name, "debug_") {
+		return Debug, true
+	}
+	return 0, false
+}
+
+// Log writes one line at level, if enabled.
 func (l *Logger) Log(level Level, format string, args ...any) {
+	if !l.Enabled(level) {
+		return
+	}
 	now := time.Now
 	if l.Now != nil {
 		now = l.Now

@@ -1,0 +1,140 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+
+	"edge/internal/errlog"
+	"edge/parser"
+)
+
+// The error log while serving: every level's error_log opened once per
+// Runtime, and request errors written in nginx's words with its suffix.
+
+// openErrorLogs opens the error logs and gives every location its own
+// (or the main level's; without any, stderr at error, Debian's default).
+func (rt *Runtime) openErrorLogs(m *MainConf) error {
+	rt.files = map[string]*os.File{}
+	open := func(t logTarget) (*errlog.Logger, error) {
+		var w io.Writer = os.Stderr
+		if t.path != "stderr" {
+			path := t.path
+			if !strings.HasPrefix(path, "/") {
+				path = m.Prefix + path
+			}
+			f, ok := rt.files[path]
+			if !ok {
+				var err error
+				if f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err != nil {
+					return nil, fmt.Errorf(`open() "%s" failed%s`, path, parser.Errno(err))
+				}
+				rt.files[path] = f
+			}
+			w = f
+		}
+		return &errlog.Logger{W: w, Level: t.level}, nil
+	}
+	openAll := func(ts []logTarget) ([]*errlog.Logger, error) {
+		var out []*errlog.Logger
+		for _, t := range ts {
+			l, err := open(t)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, l)
+		}
+		return out, nil
+	}
+	main, err := openAll(m.ErrorLogs)
+	if err != nil {
+		return err
+	}
+	if len(main) == 0 {
+		main = []*errlog.Logger{{W: os.Stderr, Level: errlog.Error}}
+	}
+	rt.mainLog = main
+	if m.HTTP == nil {
+		return nil
+	}
+	var visit func(l *LocationConf) error
+	visit = func(l *LocationConf) error {
+		if len(l.ErrorLogs) == 0 {
+			l.loggers = main
+		} else if l.loggers, err = openAll(l.ErrorLogs); err != nil {
+			return err
+		}
+		for _, in := range append(append([]*LocationConf{}, l.Locations...), l.ifs...) {
+			if err := visit(in); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, srv := range m.HTTP.Servers {
+		if err := visit(srv.Loc); err != nil {
+			return err
+		}
+		for _, l := range srv.Locations {
+			if err := visit(l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// closeFiles closes the log files.
+func (rt *Runtime) closeFiles() {
+	for _, f := range rt.files {
+		f.Close()
+	}
+}
+
+// connIDKey carries a connection's number, nginx's "*N" in its lines.
+type connIDKey struct{}
+
+func (rt *Runtime) connContext(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connIDKey{}, rt.conns.Add(1))
+}
+
+// log writes a request's error to its location's error logs, as
+// ngx_http_log_error does: "*N message, client: …, server: …, request:
+// "…", host: "…"".
+func (rq *request) log(level errlog.Level, format string, args ...any) {
+	for _, l := range rq.loc.loggers {
+		if !l.Enabled(level) {
+			continue
+		}
+		id, _ := rq.r.Context().Value(connIDKey{}).(uint64)
+		client, _ := splitAddr(rq.r.RemoteAddr)
+		var b strings.Builder
+		fmt.Fprintf(&b, "*%d ", id)
+		fmt.Fprintf(&b, format, args...)
+		fmt.Fprintf(&b, ", client: %s, server: %s, request: \"%s %s %s\"", client, rq.srv.firstName(), rq.r.Method, rq.r.RequestURI, rq.r.Proto)
+		if h := rq.r.Host; h != "" {
+			fmt.Fprintf(&b, ", host: \"%s\"", h)
+		}
+		if ref := rq.r.Header.Get("Referer"); ref != "" {
+			fmt.Fprintf(&b, ", referrer: \"%s\"", ref)
+		}
+		l.Log(level, "%s", b.String())
+	}
+}
+
+// logWriter is http.Server's ErrorLog: what net/http itself reports
+// (a handler's panic among them) goes to the main error log at alert.
+type logWriter struct{ rt *Runtime }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	for _, l := range w.rt.mainLog {
+		l.Log(errlog.Alert, "%s", strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+var _ http.Handler = handler{}
