@@ -107,11 +107,11 @@ func fail(w http.ResponseWriter, rq *request, code int) (redirect bool) {
 			case strings.HasPrefix(uri, "/"):
 				if ep.hasArgs {
 					rq.uri, rq.args = uri, ep.args
-				} else if u, a, ok := strings.Cut(uri, "?"); ok {
-					rq.uri, rq.args = u, a
 				} else {
-					rq.uri = uri
+					// ngx_http_split_args: no "?" means no arguments.
+					rq.uri, rq.args, _ = strings.Cut(uri, "?")
 				}
+				rq.restart = true
 				if rq.method != http.MethodHead {
 					rq.method = http.MethodGet
 				}

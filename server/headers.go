@@ -122,6 +122,7 @@ func safeStatus(code int) bool {
 // headersFilter is ngx_http_headers_filter: expires, then add_header,
 // for the answer with status code about to be sent.
 func headersFilter(w http.ResponseWriter, rq *request, code int) {
+	rq.statusCode = code
 	loc := rq.loc
 	hdr := w.Header()
 	safe := safeStatus(code)
@@ -137,8 +138,10 @@ func headersFilter(w http.ResponseWriter, rq *request, code int) {
 			continue
 		}
 		switch strings.ToLower(ah.name) {
-		case "last-modified", "etag":
+		case "last-modified":
 			hdr.Set(ah.name, v)
+		case "etag":
+			hdr["ETag"] = []string{v}
 		default:
 			hdr[http.CanonicalHeaderKey(ah.name)] = append(hdr[http.CanonicalHeaderKey(ah.name)], v)
 		}
@@ -147,7 +150,7 @@ func headersFilter(w http.ResponseWriter, rq *request, code int) {
 
 // setExpiresHeaders is ngx_http_set_expires.
 func setExpiresHeaders(hdr http.Header, e Expires) {
-	now := time.Now()
+	now := time.Now().Truncate(time.Second) // nginx's clock has seconds
 	var at time.Time
 	var cc string
 	switch e.kind {

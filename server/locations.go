@@ -87,11 +87,11 @@ func (n *radixNode) child(b byte) *radixNode {
 }
 
 // find is ngx_http_core_find_location: the exact match wins at once;
-// otherwise the longest prefix, then the locations nested in it (their
-// own regexes first), then, unless that prefix is ^~, this level's
-// regexes in order, the first match winning (and searching its own nested
-// locations). done reports an exact or ^~ match, which ends the search of
-// the levels above too. It allocates nothing.
+// otherwise the longest prefix, then the locations nested in it, then,
+// unless that prefix is ^~, this level's regexes in order, the first
+// match winning (and searching its own nested locations). done reports a
+// match that ends the search of the levels above too: an exact one or a
+// regex (a ^~ only keeps this level's regexes out). It allocates nothing.
 func (t *locationTree) find(uri string) (loc *LocationConf, done bool) {
 	var best *LocationConf
 	n, rest := &t.root, uri
@@ -111,9 +111,8 @@ func (t *locationTree) find(uri string) (loc *LocationConf, done bool) {
 		}
 		n, rest = c, rest[len(c.label):]
 	}
-	noRegex := false
 	if best != nil {
-		loc, noRegex = best, best.Match == MatchNoRegex
+		loc = best
 		in, inDone := best.tree.find(uri)
 		if inDone {
 			return in, true
@@ -121,16 +120,16 @@ func (t *locationTree) find(uri string) (loc *LocationConf, done bool) {
 		if in != nil {
 			loc = in
 		}
-	}
-	if noRegex {
-		return loc, true
+		if best.Match == MatchNoRegex {
+			return loc, false
+		}
 	}
 	for _, l := range t.regexes {
 		if l.Regex.MatchString(uri) {
 			if in, _ := l.tree.find(uri); in != nil {
-				return in, false
+				return in, true
 			}
-			return l, false
+			return l, true
 		}
 	}
 	return loc, false

@@ -3,9 +3,9 @@ package server
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
 )
@@ -19,6 +19,7 @@ type Regex struct {
 	Source string
 	re2    *regexp.Regexp
 	pcre   *regexp2.Regexp
+	groups []string // the regexp2 fallback's groups, in PCRE's order
 }
 
 // pcreTimeout bounds one backtracking match, so a pathological expression
@@ -45,7 +46,7 @@ func compileRegex(expr string, caseless bool) (*Regex, error) {
 		return nil, fmt.Errorf("regex compile failed (%v)", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 	}
 	re2.MatchTimeout = pcreTimeout
-	return &Regex{Source: expr, pcre: re2}, nil
+	return &Regex{Source: expr, pcre: re2, groups: captureGroups(expr)}, nil
 }
 
 // MatchString reports whether s matches. A backtracking match that runs
@@ -59,23 +60,17 @@ func (r *Regex) MatchString(s string) bool {
 }
 
 // names lists the capture groups' names by number ("" for unnamed; the
-// whole match is 0).
+// whole match is 0), numbered as PCRE numbers them: in the order of their
+// opening parentheses.
 func (r *Regex) names() []string {
 	if r.re2 != nil {
 		return r.re2.SubexpNames()
 	}
-	out := make([]string, 0, 8)
-	for _, n := range r.pcre.GetGroupNumbers() {
-		name := r.pcre.GroupNameFromNumber(n)
-		if name == strconv.Itoa(n) {
-			name = ""
-		}
-		out = append(out, name)
-	}
-	return out
+	return append([]string{""}, r.groups...)
 }
 
-// match matches s and returns the submatch indexes, or nil.
+// match matches s and returns the submatch indexes in bytes, numbered as
+// PCRE numbers the groups, or nil.
 func (r *Regex) match(s string) []int {
 	if r.re2 != nil {
 		return r.re2.FindStringSubmatchIndex(s)
@@ -84,17 +79,77 @@ func (r *Regex) match(s string) []int {
 	if err != nil || m == nil {
 		return nil
 	}
-	var idx []int
-	for _, g := range m.Groups() {
-		if len(g.Captures) == 0 {
-			idx = append(idx, -1, -1)
-			continue
+	// regexp2 counts runes, one per invalid byte as Go's []rune does.
+	offsets := make([]int, 0, len(s)+1)
+	for i := 0; i < len(s); {
+		offsets = append(offsets, i)
+		_, n := utf8.DecodeRuneInString(s[i:])
+		i += n
+	}
+	offsets = append(offsets, len(s))
+	group := func(g *regexp2.Group) (int, int) {
+		if g == nil || len(g.Captures) == 0 {
+			return -1, -1
 		}
-		// regexp2 counts runes; Go strings are indexed by bytes.
-		start := len(string([]rune(s)[:g.Index]))
-		idx = append(idx, start, start+len(g.String()))
+		return offsets[g.Index], offsets[g.Index+g.Length]
+	}
+	idx := make([]int, 0, 2*(len(r.groups)+1))
+	start, end := group(&m.Group)
+	idx = append(idx, start, end)
+	// regexp2 numbers unnamed groups first and named ones after them,
+	// as .NET does; PCRE numbers all in order.
+	unnamed := 0
+	for _, name := range r.groups {
+		var g *regexp2.Group
+		if name == "" {
+			unnamed++
+			g = m.GroupByNumber(unnamed)
+		} else {
+			g = m.GroupByName(name)
+		}
+		start, end := group(g)
+		idx = append(idx, start, end)
 	}
 	return idx
+}
+
+// captureGroups lists the capturing groups of a PCRE expression in the
+// order of their opening parentheses, with their names ("" unnamed).
+func captureGroups(expr string) []string {
+	var out []string
+	inClass := false
+	for i := 0; i < len(expr); i++ {
+		c := expr[i]
+		switch {
+		case c == '\\':
+			i++
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+		case c == '[':
+			inClass = true
+			if i+1 < len(expr) && expr[i+1] == '^' {
+				i++
+			}
+			if i+1 < len(expr) && expr[i+1] == ']' {
+				i++
+			}
+		case c == '(':
+			rest := expr[i+1:]
+			switch {
+			case !strings.HasPrefix(rest, "?"):
+				out = append(out, "")
+			case strings.HasPrefix(rest, "?P<"), strings.HasPrefix(rest, "?<") && !strings.HasPrefix(rest, "?<=") && !strings.HasPrefix(rest, "?<!"), strings.HasPrefix(rest, "?'"):
+				name := strings.TrimLeft(rest, "?P<'")
+				if end := strings.IndexAny(name, ">'"); end >= 0 {
+					name = name[:end]
+				}
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }
 
 // regex compiles a regex of the http block and notes its named groups,

@@ -277,6 +277,8 @@ func (c *condition) holds(rq *request) bool {
 		return v != c.operand.String(rq)
 	}
 	idx := c.re.match(v)
+	// A test that fails leaves no captures (ngx_http_script_regex_start_code).
+	rq.match = nil
 	if idx != nil {
 		rq.match = &regexMatch{re: c.re, subject: v, idx: idx}
 	}
@@ -296,7 +298,7 @@ func fileTest(op, path string) bool {
 	case 'e':
 		ok = err == nil
 	case 'x':
-		ok = err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+		ok = err == nil && fi.Mode()&0o111 != 0
 	}
 	return ok != neg
 }
@@ -359,6 +361,7 @@ func (rq *request) runCodes(codes []rewriteCode, o *outcome) bool {
 func (rq *request) rewrite(rule *rewriteRule, o *outcome) bool {
 	idx := rule.re.match(rq.uri)
 	if idx == nil {
+		rq.match = nil // a regex that fails clears the captures, as in nginx
 		return false
 	}
 	rq.match = &regexMatch{re: rule.re, subject: rq.uri, idx: idx}

@@ -23,24 +23,23 @@ func linearFind(locs []*LocationConf, uri string) (*LocationConf, bool) {
 			}
 		}
 	}
-	loc, noRegex := best, false
+	loc := best
 	if best != nil {
-		noRegex = best.Match == MatchNoRegex
 		if in, done := linearFind(best.Locations, uri); done {
 			return in, true
 		} else if in != nil {
 			loc = in
 		}
-	}
-	if noRegex {
-		return loc, true
+		if best.Match == MatchNoRegex {
+			return loc, false
+		}
 	}
 	for _, l := range locs {
 		if (l.Match == MatchRegex || l.Match == MatchRegexI) && l.Regex.MatchString(uri) {
 			if in, _ := linearFind(l.Locations, uri); in != nil {
-				return in, false
+				return in, true
 			}
-			return l, false
+			return l, true
 		}
 	}
 	return loc, false

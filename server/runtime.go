@@ -199,16 +199,12 @@ type handler struct {
 // own; a changed URI searches the locations again, ten times at most
 // (nginx's internal redirection limit).
 func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	host := strings.ToLower(r.Host)
-	if hst, _, err := net.SplitHostPort(host); err == nil {
-		host = hst
-	}
-	host = strings.TrimSuffix(host, ".")
+	host, valid := validateHost(r.Host)
 	srv, re := h.names.find(host)
 	rq, ok := newRequest(r, srv, h.slots)
-	rq.loc, rq.prefix = srv.Loc, h.prefix
+	rq.loc, rq.prefix, rq.hostName = srv.Loc, h.prefix, host
 	w.Header().Set("Server", "edge")
-	if !ok {
+	if !ok || !valid {
 		errorPage(w, rq, http.StatusBadRequest)
 		return
 	}
@@ -219,6 +215,8 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !finish(w, rq, o) {
 			return
 		}
+	} else if o.changed {
+		rq.internal = true
 	}
 	h.serve(w, rq, srv)
 }
@@ -235,6 +233,15 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 			rq.log(errlog.Error, `rewrite or internal redirection cycle while processing "%s"`, rq.uri)
 			errorPage(w, rq, http.StatusInternalServerError)
 			return
+		}
+		if rq.restart {
+			rq.restart = false
+			if o := runRewrite(srv.Loc.Rewrite, rq); o.ret != nil || o.redirect != nil {
+				if finish(w, rq, o) {
+					continue
+				}
+				return
+			}
 		}
 		var loc *LocationConf
 		if rq.named != "" {
@@ -260,6 +267,9 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 			return
 		}
 		o := runRewrite(loc.Rewrite, rq)
+		if o.changed {
+			rq.internal = true // nginx counts a rewritten request internal
+		}
 		if o.changed && !o.brk && o.ret == nil && o.redirect == nil {
 			continue
 		}
@@ -278,8 +288,10 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 			}
 			return
 		}
-		if tf := loc.TryFiles; tf != nil {
-			switch tf.try(rq, loc) {
+		// try_files of the level in effect: an if block that matched
+		// has none of its own.
+		if tf := rq.loc.TryFiles; tf != nil {
+			switch tf.try(rq, rq.loc) {
 			case tryCode:
 				if fail(w, rq, tf.code) {
 					continue
@@ -305,7 +317,7 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 // redirect (an error_page) for the caller to follow.
 func finish(w http.ResponseWriter, rq *request, o outcome) bool {
 	if o.redirect != nil {
-		w.Header().Set("Location", absoluteRedirect(rq.r, o.location))
+		w.Header().Set("Location", absoluteRedirect(rq, o.location))
 		errorPage(w, rq, o.redirect.status)
 		return false
 	}
@@ -316,8 +328,8 @@ func finish(w http.ResponseWriter, rq *request, o outcome) bool {
 // request as nginx's ngx_http_script_return_code does, where error_page
 // applies.
 func respond(w http.ResponseWriter, rq *request, loc *LocationConf, ret *Return) bool {
-	r := rq.r
 	code := ret.Code
+	rq.statusCode = code
 	if code == 444 {
 		if hj, ok := w.(http.Hijacker); ok {
 			if c, _, err := hj.Hijack(); err == nil {
@@ -326,19 +338,23 @@ func respond(w http.ResponseWriter, rq *request, loc *LocationConf, ret *Return)
 		}
 		return false
 	}
-	if ret.Text == nil {
-		if code >= http.StatusBadRequest {
-			return fail(w, rq, code)
-		}
+	text := ""
+	switch {
+	case ret.Text != nil:
+		text = ret.Text.String(rq)
+	case code >= http.StatusBadRequest:
+		return fail(w, rq, code)
+	case code >= 300:
 		errorPage(w, rq, code)
 		return false
 	}
-	text := ret.Text.String(rq)
 	if code >= 301 && code <= 308 && code != 304 && code != 305 && code != 306 {
-		w.Header().Set("Location", absoluteRedirect(r, text))
+		w.Header().Set("Location", absoluteRedirect(rq, text))
 		errorPage(w, rq, code)
 		return false
 	}
+	// A text, or an empty answer for "return 200;", as
+	// ngx_http_send_response sends it.
 	w.Header().Set("Content-Type", loc.withCharset(loc.contentType(rq.uri)))
 	w.Header().Set("Content-Length", strconv.Itoa(len(text)))
 	headersFilter(w, rq, rq.status(code))
@@ -349,22 +365,68 @@ func respond(w http.ResponseWriter, rq *request, loc *LocationConf, ret *Return)
 	return false
 }
 
+// validateHost is ngx_http_validate_host: the Host without its port and
+// one trailing dot, lower-cased; ok is false for a host nginx answers 400
+// (".." in it, a "/", a control character, nothing left).
+func validateHost(h string) (host string, ok bool) {
+	if h == "" {
+		return "", true // no Host (HTTP/1.0): the default server answers
+	}
+	dot, end, literal, rest := -2, len(h), false, false
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case c == '.':
+			if dot == i-1 {
+				return "", false
+			}
+			dot = i
+		case c == ':':
+			if !rest && !literal {
+				end, rest = i, true
+			}
+		case c == '[':
+			if i == 0 {
+				literal = true
+			}
+		case c == ']':
+			if literal && !rest {
+				end, rest, literal = i+1, true, false
+			}
+		case c == '/' || c == '\\' || c <= 0x20 || c == 0x7f:
+			return "", false
+		}
+	}
+	if dot == end-1 {
+		end--
+	}
+	if end <= 0 {
+		return "", false
+	}
+	return strings.ToLower(h[:end]), true
+}
+
 // absoluteRedirect makes a Location that starts with "/" absolute, as
 // nginx's header filter does with absolute_redirect, port_in_redirect
-// and server_name_in_redirect at their defaults: the request's host and
-// the port it came to, unless 80.
-func absoluteRedirect(r *http.Request, loc string) string {
+// and server_name_in_redirect at their defaults: the request's host (or,
+// without one, the address it came to) and that port, unless 80.
+func absoluteRedirect(rq *request, loc string) string {
 	if !strings.HasPrefix(loc, "/") {
 		return loc
 	}
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	host := rq.hostName
+	local, _ := rq.r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	lhost, port := "", ""
+	if local != nil {
+		lhost, port, _ = net.SplitHostPort(local.String())
 	}
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		if _, port, err := net.SplitHostPort(a.String()); err == nil && port != "80" {
-			host = net.JoinHostPort(host, port)
+	if host == "" {
+		host = lhost
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
 		}
+	}
+	if port != "" && port != "80" {
+		host += ":" + port
 	}
 	return "http://" + host + loc
 }
@@ -382,9 +444,14 @@ func errorPage(w http.ResponseWriter, rq *request, code int) {
 	}
 	// An error page is not the file: nginx's special responses drop its
 	// validators (ngx_http_clean_header).
-	w.Header().Del("ETag")
+	delete(w.Header(), "ETag")
 	w.Header().Del("Last-Modified")
 	w.Header().Del("Accept-Ranges")
+	switch code {
+	case 400, 413, 414, 494, 495, 496, 497, 500, 501:
+		// ngx_http_special_response_handler ends keep-alive after these.
+		w.Header().Set("Connection", "close")
+	}
 	text := strconv.Itoa(code) + " " + title
 	body := "<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" + text +
 		"</h1></center>\r\n<hr><center>edge</center>\r\n</body>\r\n</html>\r\n"

@@ -77,7 +77,6 @@ const internalRedirect = -1
 // the request to finish with (error_page applies).
 func (h handler) content(w http.ResponseWriter, rq *request) int {
 	loc := rq.loc
-	r := rq.r
 	allowed := rq.method == http.MethodGet || rq.method == http.MethodHead || rq.method == http.MethodPost
 	if strings.HasSuffix(rq.uri, "/") {
 		if !allowed {
@@ -88,7 +87,7 @@ func (h handler) content(w http.ResponseWriter, rq *request) int {
 		for _, t := range loc.Index {
 			name := t.String(rq)
 			if strings.HasPrefix(name, "/") {
-				rq.uri = name
+				rq.uri, rq.restart = name, true
 				return internalRedirect
 			}
 			// A directory named like an index is redirected to all the
@@ -108,6 +107,7 @@ func (h handler) content(w http.ResponseWriter, rq *request) int {
 				continue
 			}
 			rq.uri += name
+			rq.restart = true
 			return internalRedirect
 		}
 		// No index: nginx's core says the directory index is forbidden.
@@ -137,7 +137,7 @@ func (h handler) content(w http.ResponseWriter, rq *request) int {
 		if rq.args != "" {
 			target += "?" + rq.args
 		}
-		w.Header().Set("Location", absoluteRedirect(r, target))
+		w.Header().Set("Location", absoluteRedirect(rq, target))
 		return http.StatusMovedPermanently
 	}
 	if !f.isRegular() {
@@ -161,7 +161,9 @@ func openFile(path string) (*file, error) {
 	var f file
 	var err error
 	for {
-		f.fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		// O_NONBLOCK, as nginx opens: a FIFO under the root must not
+		// hold the request.
+		f.fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
 		if err != syscall.EINTR {
 			break
 		}
@@ -235,11 +237,15 @@ func serveFile(w http.ResponseWriter, rq *request, loc *LocationConf, f *file) i
 	size := f.size()
 	hdr.Set("Content-Type", loc.withCharset(loc.contentType(rq.uri)))
 	hdr.Set("Last-Modified", mtime.UTC().Format(http.TimeFormat))
-	hdr.Set("ETag", etag(mtime, size))
+	tag := etag(mtime, size)
+	hdr["ETag"] = []string{tag} // nginx's spelling, not Go's canonical "Etag"
 	status := rq.status(http.StatusOK)
 	// An error page (error_page) is answered whole, with its status.
 	if status == http.StatusOK {
-		if notModified(rq.r, mtime, hdr.Get("ETag")) {
+		if preconditionFailed(rq.r, mtime, tag) {
+			return http.StatusPreconditionFailed
+		}
+		if notModified(rq.r, mtime, tag) {
 			hdr.Del("Content-Type")
 			headersFilter(w, rq, http.StatusNotModified)
 			w.WriteHeader(http.StatusNotModified)

@@ -10,6 +10,20 @@ import (
 	"time"
 )
 
+// preconditionFailed is the not_modified filter's first half:
+// If-Unmodified-Since older than the file, or an If-Match it fails.
+func preconditionFailed(r *http.Request, mtime time.Time, etag string) bool {
+	if ius := r.Header.Get("If-Unmodified-Since"); ius != "" {
+		if t, err := http.ParseTime(ius); err == nil && mtime.Unix() > t.Unix() {
+			return true
+		}
+	}
+	if im := r.Header.Get("If-Match"); im != "" && !etagMatch(im, etag, false) {
+		return true
+	}
+	return false
+}
+
 // notModified is nginx's not_modified filter with if_modified_since at
 // its default, exact: If-None-Match matches the ETag (weakly), or
 // If-Modified-Since names exactly the modification time.
@@ -146,13 +160,14 @@ var boundaries atomic.Uint64
 func serveRanges(w http.ResponseWriter, rq *request, loc *LocationConf, f io.ReadSeeker, size int64) (int, bool) {
 	r := rq.r
 	spec := r.Header.Get("Range")
-	if len(spec) < 6 || !strings.EqualFold(spec[:6], "bytes=") {
+	// nginx wants at least one character after "bytes=".
+	if len(spec) < 7 || !strings.EqualFold(spec[:6], "bytes=") {
 		return 0, false
 	}
 	hdr := w.Header()
 	if ir := r.Header.Get("If-Range"); ir != "" {
 		if strings.HasSuffix(ir, `"`) {
-			if ir != hdr.Get("ETag") {
+			if tags := hdr["ETag"]; len(tags) == 0 || ir != tags[0] {
 				return 0, false
 			}
 		} else if t, err := http.ParseTime(ir); err != nil || t.UTC().Format(http.TimeFormat) != hdr.Get("Last-Modified") {

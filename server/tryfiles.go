@@ -97,10 +97,8 @@ func (tf *tryFiles) try(rq *request, loc *LocationConf) tryOutcome {
 		rq.named = last
 		return tryNamed
 	}
-	uri, args, hasArgs := strings.Cut(last, "?")
-	rq.uri = uri
-	if hasArgs {
-		rq.args = args
-	}
+	// ngx_http_split_args: no "?" means no arguments.
+	rq.uri, rq.args, _ = strings.Cut(last, "?")
+	rq.restart = true
 	return tryRedirect
 }

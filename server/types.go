@@ -34,7 +34,8 @@ func setTypes(s *conf.Scope, d *parser.Directive) error {
 // contentType is ngx_http_set_content_type: the type of the URI's
 // extension (after the last dot of its last segment), else default_type.
 func (l *LocationConf) contentType(uri string) string {
-	if i := strings.LastIndexAny(uri, "./"); i >= 0 && uri[i] == '.' {
+	// ngx_http_set_exten: a dot that starts its segment is no extension.
+	if i := strings.LastIndexAny(uri, "./"); i > 0 && uri[i] == '.' && uri[i-1] != '/' {
 		if t, ok := l.Types[strings.ToLower(uri[i+1:])]; ok {
 			return t
 		}

@@ -30,3 +30,19 @@ func TestNormalizeURI(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"example.com": "example.com", "Example.COM.": "example.com", "a.b:8080": "a.b", "[::1]:80": "[::1]",
+		"[::1]": "[::1]", "": "", "..": "!", "a..b": "!", ".": "!", "x/y": "!", "x\\y": "!", "a\x00b": "!",
+		"a b": "!", ":80": "!",
+	} {
+		got, ok := validateHost(in)
+		if !ok {
+			got = "!"
+		}
+		if got != want {
+			t.Errorf("validateHost(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -122,10 +122,17 @@ type request struct {
 	loc       *LocationConf // the location (or if block) whose settings apply
 	uri, args string
 	prefix    string // nginx's prefix, for relative roots
-	named     string // a named location to go to
-	method    string // the request's method, GET after an error_page
-	redirects int    // internal redirects so far
-	internal  bool   // redirected internally: internal locations answer
+	hostName  string // the validated Host, lower-cased, without port
+	// statusCode is the status being answered, once known ($status).
+	statusCode int
+	named      string // a named location to go to
+	method     string // the request's method, GET after an error_page
+	redirects  int    // internal redirects so far
+	internal   bool   // redirected internally: internal locations answer
+	// restart says an internal redirect starts over at the server's
+	// rewrite directives (index, try_files, error_page, as nginx's
+	// ngx_http_internal_redirect; not a rewrite or a named location).
+	restart bool
 	// errorPaged says an error_page redirected the request; errStatus is
 	// the status its answer takes (0: its own).
 	errorPaged bool
@@ -218,19 +225,24 @@ var builtinVars = map[string]func(rq *request) string{
 	"request": func(rq *request) string {
 		return rq.r.Method + " " + rq.r.RequestURI + " " + rq.r.Proto
 	},
-	"scheme":         func(*request) string { return "http" },
-	"https":          func(*request) string { return "" },
-	"remote_addr":    func(rq *request) string { h, _ := splitAddr(rq.r.RemoteAddr); return h },
-	"remote_port":    func(rq *request) string { _, p := splitAddr(rq.r.RemoteAddr); return p },
-	"server_addr":    func(rq *request) string { h, _ := splitAddr(rq.localAddr()); return h },
-	"server_port":    func(rq *request) string { _, p := splitAddr(rq.localAddr()); return p },
-	"server_name":    func(rq *request) string { return rq.srv.firstName() },
-	"content_type":   func(rq *request) string { return rq.r.Header.Get("Content-Type") },
-	"content_length": func(rq *request) string { return rq.r.Header.Get("Content-Length") },
-	"http_cookie":    func(rq *request) string { return strings.Join(rq.r.Header.Values("Cookie"), "; ") },
-	"nginx_version":  func(*request) string { return "1.22.1" },
-	"hostname":       func(*request) string { h, _ := os.Hostname(); return h },
-	"pid":            func(*request) string { return strconv.Itoa(os.Getpid()) },
+	"scheme":      func(*request) string { return "http" },
+	"https":       func(*request) string { return "" },
+	"remote_addr": func(rq *request) string { h, _ := splitAddr(rq.r.RemoteAddr); return h },
+	// Go keeps these headers out of the header map.
+	"http_host":              func(rq *request) string { return rq.r.Host },
+	"http_transfer_encoding": func(rq *request) string { return strings.Join(rq.r.TransferEncoding, ", ") },
+	// nginx 1.22 joins repeated X-Forwarded-For headers.
+	"http_x_forwarded_for": func(rq *request) string { return strings.Join(rq.r.Header.Values("X-Forwarded-For"), ", ") },
+	"remote_port":          func(rq *request) string { _, p := splitAddr(rq.r.RemoteAddr); return p },
+	"server_addr":          func(rq *request) string { h, _ := splitAddr(rq.localAddr()); return h },
+	"server_port":          func(rq *request) string { _, p := splitAddr(rq.localAddr()); return p },
+	"server_name":          func(rq *request) string { return rq.srv.firstName() },
+	"content_type":         func(rq *request) string { return rq.r.Header.Get("Content-Type") },
+	"content_length":       func(rq *request) string { return rq.r.Header.Get("Content-Length") },
+	"http_cookie":          func(rq *request) string { return strings.Join(rq.r.Header.Values("Cookie"), "; ") },
+	"nginx_version":        func(*request) string { return "1.22.1" },
+	"hostname":             func(*request) string { h, _ := os.Hostname(); return h },
+	"pid":                  func(*request) string { return strconv.Itoa(os.Getpid()) },
 	"msec": func(*request) string {
 		now := time.Now()
 		return strconv.FormatInt(now.Unix(), 10) + "." + strconv.Itoa(now.Nanosecond()/1e6 + 1000)[1:]
@@ -242,8 +254,13 @@ var builtinVars = map[string]func(rq *request) string{
 		rand.Read(b[:])
 		return hex.EncodeToString(b[:])
 	},
-	// The status is not set while the rewrite phase runs.
-	"status":        func(*request) string { return "000" },
+	// The status is "000" until an answer is on its way.
+	"status": func(rq *request) string {
+		if rq.statusCode == 0 {
+			return "000"
+		}
+		return strconv.Itoa(rq.status(rq.statusCode))
+	},
 	"document_root": func(rq *request) string { root, n := rq.mapPath(rq.loc); return root[:n] },
 	"realpath_root": func(rq *request) string {
 		root, n := rq.mapPath(rq.loc)
@@ -295,17 +312,13 @@ func (rq *request) localAddr() string {
 	return ""
 }
 
-// host is $host: the Host header, lower-cased and without its port, or
-// the server's name.
+// host is $host: the Host header as validated (lower-cased, without its
+// port), or the server's name.
 func (rq *request) host() string {
-	h := strings.ToLower(rq.r.Host)
-	if hst, _, err := net.SplitHostPort(h); err == nil {
-		h = hst
-	}
-	if h == "" {
+	if rq.hostName == "" {
 		return rq.srv.firstName()
 	}
-	return strings.TrimSuffix(h, ".")
+	return rq.hostName
 }
 
 // cookie finds a cookie by name, without case, as

@@ -108,6 +108,14 @@ http {
     }
     server {
         listen 127.0.0.1:%[1]d;
+        server_name rerun.test;
+        if ($uri = /epage) { return 200 "server if ran again"; }
+        rewrite ^/x$ /int;
+        location = /int { internal; return 200 "internal via rewrite"; }
+        location / { error_page 404 /epage; return 404; }
+    }
+    server {
+        listen 127.0.0.1:%[1]d;
         server_name rw.test;
         if ($http_x_block) { return 403; }
         rewrite ^/old/(.*)$ /new/$1 last;
@@ -202,6 +210,7 @@ func TestRouting(t *testing.T) {
 		{"rw.test", "/add-args?orig=1"}, {"rw.test", "/add-args"}, {"rw.test", "/loop"}, {"rw.test", "/brk/x"},
 		{"rw.test", "/cond?a=1"}, {"rw.test", "/cond?b=yes"}, {"rw.test", "/cond?b=0"}, {"rw.test", "/cond?c=1"},
 		{"rw.test", "/cond"}, {"rw.test", "/if-type?h=1"}, {"rw.test", "/if-type"},
+		{"rerun.test", "/missing"}, {"rerun.test", "/x"},
 	} {
 		if n, e := get(nport, c.host, c.path), get(eport, c.host, c.path); n != e {
 			t.Errorf("Host %s, %s:\nnginx: %s\nedge:  %s", c.host, c.path, n, e)

@@ -37,6 +37,18 @@ http {
         location /hoff/ { expires off; alias %[2]s/; }
         location /hmod/ { expires modified 1h; alias %[2]s/; }
         location /hzero/ { expires 0; return 200 "zero"; }
+        location /hosts/ { root %[2]s/sites/$host; }
+        location /nest/ {
+            location ~ \.php$ { return 200 "inner php"; }
+            location ^~ /nest/b/ { return 200 "inner b"; }
+        }
+        location ~ \.php$ { return 200 "outer php"; }
+        location /tfargs/ { try_files /nonexist /redirected; }
+        location /epargs2/ { error_page 404 /redirected; }
+        location /iftf/ { try_files /nonexist /redirected; set $t 1; if ($t) { } }
+        location ~ ^/cap/(.*)$ { rewrite ^/nomatch /x; return 200 "cap [$1]"; }
+        location /status/ { add_header X-S $status always; return 200 "s=$status"; }
+        location = /ret200 { return 200; }
         location /alias/ { alias %[2]s/sub/; }
         location ~ ^/re-alias/(.+)$ { alias %[2]s/sub/$1; }
         location /idx/ { index missing.html other.html; }
@@ -88,6 +100,9 @@ func TestStatic(t *testing.T) {
 		"t/here.txt":           "here",
 		"dirtest/d/index.html": "d index",
 		"404.html":             "custom not found",
+		"sites/a.test/x.txt":   "site a",
+		"secret.txt":           "secret",
+		".txt":                 "dot file",
 		"ep-ok.html":           "error page with 200",
 	}
 	for name, body := range files {
@@ -129,7 +144,7 @@ func TestStatic(t *testing.T) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "%d", resp.StatusCode)
 		for _, h := range []string{"Content-Type", "ETag", "Last-Modified", "Accept-Ranges", "Content-Range", "Location",
-			"Cache-Control", "Expires", "X-Server", "X-A", "X-B", "X-Empty", "X-Only-Here"} {
+			"Cache-Control", "Expires", "X-Server", "X-A", "X-B", "X-Empty", "X-Only-Here", "X-S"} {
 			if v := strings.Join(resp.Header.Values(h), ", "); v != "" {
 				if h == "Expires" && !strings.Contains(v, "1970") && !strings.Contains(v, "2037") {
 					// Computed from now: whether it is in the future is
@@ -173,6 +188,11 @@ func TestStatic(t *testing.T) {
 		{"GET", "/inherit/a.css", nil}, {"GET", "/h/a.css", nil}, {"GET", "/h/missing", nil}, {"GET", "/h2/a.css", nil},
 		{"GET", "/hmax/a.css", nil}, {"GET", "/hneg/a.css", nil}, {"GET", "/hoff/a.css", nil}, {"GET", "/hmod/a.css", nil},
 		{"GET", "/hzero/", nil}, {"GET", "/h/a.css", []string{"If-None-Match", etag}}, {"GET", "/h/dir", nil},
+		{"GET", "/nest/x.php", nil}, {"GET", "/nest/b/x.php", nil}, {"GET", "/tfargs/?x=1", nil}, {"GET", "/epargs2/x?x=1", nil},
+		{"GET", "/iftf/", nil}, {"GET", "/cap/abc", nil}, {"GET", "/status/", nil}, {"GET", "/ret200", nil}, {"GET", "/.txt", nil},
+		{"GET", "/sub/file.txt", []string{"If-Match", `"other"`}}, {"GET", "/sub/file.txt", []string{"If-Match", etag}},
+		{"GET", "/sub/file.txt", []string{"If-Unmodified-Since", old.Add(-time.Hour).Format(http.TimeFormat)}},
+		{"GET", "/sub/file.txt", []string{"Range", "bytes="}},
 		{"HEAD", "/1k.html", nil}, {"POST", "/1k.html", nil}, {"POST", "/missing", nil}, {"PUT", "/1k.html", nil},
 		{"DELETE", "/dir/", nil},
 		{"GET", "/sub/file.txt", []string{"Range", "bytes=0-9"}},
@@ -195,6 +215,26 @@ func TestStatic(t *testing.T) {
 		n, e := get(nport, c.method, c.path, c.header...), get(eport, c.method, c.path, c.header...)
 		if n != e {
 			t.Errorf("%s %s %v:\nnginx: %s\nedge:  %s", c.method, c.path, c.header, n, e)
+		}
+	}
+	// Hosts nginx refuses, and the host a root may be built from.
+	for _, host := range []string{"a.test", "A.TEST.", "..", "a..b"} {
+		hostReq := func(port int) string {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/hosts/x.txt", port), nil)
+			req.Host = host
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				return err.Error()
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 {
+				body = nil
+			}
+			return fmt.Sprintf("%d %q", resp.StatusCode, body)
+		}
+		if n, e := hostReq(nport), hostReq(eport); n != e {
+			t.Errorf("Host %q:\nnginx: %s\nedge:  %s", host, n, e)
 		}
 	}
 	// The error logs say the same, in the same order.
