@@ -125,6 +125,7 @@ func headersFilter(w http.ResponseWriter, rq *request, code int) {
 	rq.statusCode = code
 	loc := rq.loc
 	hdr := w.Header()
+	hdr["Server"] = loc.serverHeader
 	safe := safeStatus(code)
 	if e := loc.Expires.Value; safe && e.kind != expiresOff {
 		setExpiresHeaders(hdr, e)

@@ -167,6 +167,11 @@ type LocationConf struct {
 	// none is written); loggers are them opened.
 	ErrorLogs []logTarget
 	loggers   []*errlog.Logger
+	// ServerTokens is server_tokens; serverHeader and errorTail are what
+	// it puts in the Server header and the built-in error pages.
+	ServerTokens conf.Setting[string]
+	serverHeader []string
+	errorTail    string
 }
 
 // newLocationConf returns a location with nothing set.

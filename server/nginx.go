@@ -80,7 +80,6 @@ var NginxCommands = []conf.Command{
 	{Name: "msie_refresh", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindFlag)},
 	{Name: "log_not_found", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindFlag)},
 	{Name: "log_subrequest", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindFlag)},
-	{Name: "server_tokens", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Enum("off", "on", "build")},
 	{Name: "if_modified_since", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Enum("off", "exact", "before")},
 	{Name: "max_ranges", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindNum)},
 	{Name: "chunked_transfer_encoding", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindFlag)},

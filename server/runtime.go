@@ -203,7 +203,6 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	srv, re := h.names.find(host)
 	rq, ok := newRequest(r, srv, h.slots)
 	rq.loc, rq.prefix, rq.hostName = srv.Loc, h.prefix, host
-	w.Header().Set("Server", "edge")
 	if !ok || !valid {
 		errorPage(w, rq, http.StatusBadRequest)
 		return
@@ -454,7 +453,7 @@ func errorPage(w http.ResponseWriter, rq *request, code int) {
 	}
 	text := strconv.Itoa(code) + " " + title
 	body := "<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" + text +
-		"</h1></center>\r\n<hr><center>edge</center>\r\n</body>\r\n</html>\r\n"
+		"</h1></center>\r\n" + loc.errorTail + "</body>\r\n</html>\r\n"
 	w.Header().Set("Content-Type", loc.withCharset("text/html"))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	headersFilter(w, rq, code)

@@ -22,10 +22,6 @@ import (
 )
 
 const (
-	// nginxVersion is the nginx release whose behaviour edge follows: the
-	// reference binary of the differential tests (Debian 12's nginx).
-	nginxVersion = "1.22.1"
-	edgeVersion  = "0.1.0"
 	// defaultPrefix and defaultConf are where edge looks without -p and -c,
 	// like nginx's compiled-in --prefix and --conf-path.
 	defaultPrefix = "/etc/edge/"
@@ -49,7 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if o.version || o.configure || o.help {
-		fmt.Fprintf(stderr, "nginx version: nginx/%s (edge/%s)\n", nginxVersion, edgeVersion)
+		fmt.Fprintf(stderr, "nginx version: nginx/%s (edge/%s)\n", server.NginxVersion, server.Version)
 		if o.configure {
 			fmt.Fprintf(stderr, "built with %s\n", runtime.Version())
 			fmt.Fprintf(stderr, "configure arguments: %s\n", configureArguments(newTable()))

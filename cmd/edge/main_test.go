@@ -90,7 +90,7 @@ func TestDump(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	code, _, stderr := edgeRun(t, "-v")
-	if code != 0 || stderr != "nginx version: nginx/"+nginxVersion+" (edge/"+edgeVersion+")\n" {
+	if code != 0 || stderr != "nginx version: nginx/"+server.NginxVersion+" (edge/"+server.Version+")\n" {
 		t.Errorf("-v: %d %q", code, stderr)
 	}
 	_, _, stderr = edgeRun(t, "-V")

@@ -182,8 +182,7 @@ func TestRouting(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		// The one deliberate difference: the server's name.
-		text := strings.ReplaceAll(string(body), "<center>nginx/1.22.1</center>", "<center>edge</center>")
+		text := brand(string(body))
 		return fmt.Sprintf("%d %s %q location=%q length matches body: %v", resp.StatusCode, resp.Header.Get("Content-Type"),
 			text, strings.ReplaceAll(resp.Header.Get("Location"), fmt.Sprintf(":%d/", port), ":PORT/"),
 			resp.Header.Get("Content-Length") == fmt.Sprint(len(body)))

@@ -122,6 +122,20 @@ func Enum(values ...string) func(*Scope, *parser.Directive) error {
 	}
 }
 
+// EnumSlot is ngx_conf_set_enum_slot: the value is one of values, in any
+// case, and kept as written in values.
+func EnumSlot(f Field[string], values ...string) func(*Scope, *parser.Directive) error {
+	return func(s *Scope, d *parser.Directive) error {
+		v := d.Args[0].Value
+		for _, x := range values {
+			if strings.EqualFold(x, v) {
+				return f(s).Put(x, d)
+			}
+		}
+		return parser.Errorf(d.End, `invalid value "%s"`, v)
+	}
+}
+
 // Bitmask is ngx_conf_set_bitmask_slot for a value edge does not keep:
 // every argument is one of values.
 func Bitmask(values ...string) func(*Scope, *parser.Directive) error {
