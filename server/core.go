@@ -57,6 +57,7 @@ var CoreCommands = []conf.Command{
 	{Name: "limit_except", Once: true, Type: conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Open: openLimitExcept},
 	{Name: "keepalive_timeout", Once: true, Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setKeepaliveTimeout},
 	{Name: "server_tokens", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.EnumSlot(func(s *conf.Scope) *conf.Setting[string] { return &locOf(s).ServerTokens }, "off", "on", "build")},
+	{Name: "client_max_body_size", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.OffsetSlot(func(s *conf.Scope) *conf.Setting[int64] { return &locOf(s).ClientMaxBodySize })},
 	{Name: "root", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
 	{Name: "alias", Type: conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
 	{Name: "user", Once: true, Type: conf.Main | conf.Take12, Module: "ngx_core_module", Status: conf.Pending, Planned: "#5", Set: setUser},
@@ -184,6 +185,7 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.Expires.Merge(parent.Expires, Expires{})
 	loc.RecursiveErrorPages.Merge(parent.RecursiveErrorPages, false)
 	loc.ServerTokens.Merge(parent.ServerTokens, "on")
+	loc.ClientMaxBodySize.Merge(parent.ClientMaxBodySize, 1<<20)
 	loc.serverHeader, loc.errorTail = serverTokens(loc.ServerTokens.Value)
 	for _, in := range loc.Locations {
 		mergeLocation(in, loc)

@@ -172,6 +172,8 @@ type LocationConf struct {
 	ServerTokens conf.Setting[string]
 	serverHeader []string
 	errorTail    string
+	// ClientMaxBodySize is client_max_body_size (0: no limit).
+	ClientMaxBodySize conf.Setting[int64]
 }
 
 // newLocationConf returns a location with nothing set.

@@ -43,7 +43,6 @@ var NginxCommands = []conf.Command{
 	{Name: "types_hash_max_size", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindNum)},
 	{Name: "types_hash_bucket_size", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindNum)},
 	{Name: "types", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Block | conf.NoArgs | conf.Entries, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.CheckEntries},
-	{Name: "client_max_body_size", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindOffset)},
 	{Name: "client_body_buffer_size", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindSize)},
 	{Name: "client_body_timeout", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindMsec)},
 	{Name: "client_body_temp_path", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1234, Module: "ngx_http_core_module", Status: conf.Tuning, Set: checkTempPath},

@@ -243,7 +243,8 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 			}
 		}
 		var loc *LocationConf
-		if rq.named != "" {
+		named := rq.named != ""
+		if named {
 			if loc = srv.named[rq.named]; loc == nil {
 				rq.log(errlog.Error, `could not find named location "%s"`, rq.named)
 				errorPage(w, rq, http.StatusInternalServerError)
@@ -261,6 +262,13 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 		rq.loc = loc
 		if loc.Internal && !rq.internal {
 			if fail(w, rq, http.StatusNotFound) {
+				continue
+			}
+			return
+		}
+		if !named && rq.tooLarge(loc) {
+			rq.log(errlog.Error, "client intended to send too large body: %d bytes", rq.r.ContentLength)
+			if fail(w, rq, http.StatusRequestEntityTooLarge) {
 				continue
 			}
 			return
@@ -474,4 +482,17 @@ var statusTitles = map[int]string{
 	429: "Too Many Requests", 500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
 	503: "Service Temporarily Unavailable", 504: "Gateway Time-out", 505: "HTTP Version Not Supported",
 	507: "Insufficient Storage",
+}
+
+// tooLarge is the check of ngx_http_core_find_config_phase: a declared
+// body over the location's client_max_body_size, unless the body is gone
+// already. A chunked body is not checked here: nginx counts it as it
+// reads it, which only the proxy does.
+func (rq *request) tooLarge(loc *LocationConf) bool {
+	max := loc.ClientMaxBodySize.Value
+	if rq.discarded || max == 0 || rq.r.ContentLength <= max {
+		return false
+	}
+	rq.discarded = true
+	return true
 }

@@ -120,6 +120,7 @@ func (h handler) content(w http.ResponseWriter, rq *request) int {
 	if !allowed {
 		return http.StatusMethodNotAllowed
 	}
+	rq.discarded = true // ngx_http_static_handler discards the body here
 	path, _ := rq.mapPath(loc)
 	f, err := openFile(path)
 	if err != nil {

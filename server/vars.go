@@ -136,10 +136,13 @@ type request struct {
 	// errorPaged says an error_page redirected the request; errStatus is
 	// the status its answer takes (0: its own).
 	errorPaged bool
-	errStatus  int
-	vals       []string
-	have       []bool
-	match      *regexMatch // the last regex match: captures
+	// discarded says the body was discarded (by the 413 or the static
+	// handler): client_max_body_size is checked no more.
+	discarded bool
+	errStatus int
+	vals      []string
+	have      []bool
+	match     *regexMatch // the last regex match: captures
 }
 
 // newRequest starts a request with the URI normalized as nginx does; ok

@@ -80,6 +80,10 @@ http {
             server_tokens off; alias %[2]s/;
             location /tok-off/on/ { server_tokens on; }
         }
+        location /small/ { client_max_body_size 10; alias %[2]s/; }
+        location /small-ep/ { client_max_body_size 10; error_page 413 /ep-ok.html; }
+        location /small-rw/ { client_max_body_size 1k; rewrite ^ /small/a.css last; }
+        location /small-off/ { client_max_body_size 0; alias %[2]s/; }
         location /tok-build/ { server_tokens BUILD; alias %[2]s/; }
     }
 }
@@ -136,6 +140,10 @@ func TestStatic(t *testing.T) {
 		req, _ := http.NewRequest(method, fmt.Sprintf("http://127.0.0.1:%d/", port), nil)
 		req.URL.Opaque = path // sent as written: "..", "//", "%2e"
 		for i := 0; i+1 < len(header); i += 2 {
+			if header[i] == "body" {
+				req.Body, req.ContentLength = io.NopCloser(strings.NewReader(header[i+1])), int64(len(header[i+1]))
+				continue
+			}
 			req.Header.Set(header[i], header[i+1])
 		}
 		resp, err := http.DefaultTransport.RoundTrip(req)
@@ -195,6 +203,13 @@ func TestStatic(t *testing.T) {
 		{"GET", "/deny-bits/a.css", nil},
 		{"GET", "/tok-off/a.css", nil}, {"GET", "/tok-off/missing", nil}, {"GET", "/tok-off/on/missing", nil},
 		{"GET", "/tok-build/missing", nil}, {"GET", "/tok-off/sub", nil},
+		{"POST", "/small/a.css", []string{"body", "0123456789"}}, {"POST", "/small/a.css", []string{"body", "0123456789a"}},
+		{"GET", "/small/missing", []string{"body", strings.Repeat("x", 20)}},
+		{"POST", "/small-ep/a.css", []string{"body", strings.Repeat("x", 20)}},
+		{"POST", "/small-rw/", []string{"body", strings.Repeat("x", 20)}},
+		{"POST", "/small-off/a.css", []string{"body", strings.Repeat("x", 2<<20)}},
+		{"POST", "/a.css", []string{"body", strings.Repeat("x", 1<<20)}},
+		{"POST", "/a.css", []string{"body", strings.Repeat("x", 1<<20+1)}},
 		{"GET", "/inherit/a.css", nil}, {"GET", "/h/a.css", nil}, {"GET", "/h/missing", nil}, {"GET", "/h2/a.css", nil},
 		{"GET", "/hmax/a.css", nil}, {"GET", "/hneg/a.css", nil}, {"GET", "/hoff/a.css", nil}, {"GET", "/hmod/a.css", nil},
 		{"GET", "/hzero/", nil}, {"GET", "/h/a.css", []string{"If-None-Match", etag}}, {"GET", "/h/dir", nil},
@@ -224,7 +239,7 @@ func TestStatic(t *testing.T) {
 	} {
 		n, e := get(nport, c.method, c.path, c.header...), get(eport, c.method, c.path, c.header...)
 		if n != e {
-			t.Errorf("%s %s %v:\nnginx: %s\nedge:  %s", c.method, c.path, c.header, n, e)
+			t.Errorf("%s %s %.40v:\nnginx: %s\nedge:  %s", c.method, c.path, c.header, n, e)
 		}
 	}
 	// Hosts nginx refuses, and the host a root may be built from.

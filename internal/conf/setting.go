@@ -53,8 +53,17 @@ func FlagSlot(f Field[bool]) func(*Scope, *parser.Directive) error {
 
 // SizeSlot is ngx_conf_set_size_slot.
 func SizeSlot(f Field[int64]) func(*Scope, *parser.Directive) error {
+	return scaledSlot(f, ParseSize)
+}
+
+// OffsetSlot is ngx_conf_set_off_slot: a size that may also say "g".
+func OffsetSlot(f Field[int64]) func(*Scope, *parser.Directive) error {
+	return scaledSlot(f, ParseOffset)
+}
+
+func scaledSlot(f Field[int64], parse func(string) (int64, error)) func(*Scope, *parser.Directive) error {
 	return func(s *Scope, d *parser.Directive) error {
-		v, err := ParseSize(d.Args[0].Value)
+		v, err := parse(d.Args[0].Value)
 		if err != nil {
 			return Tail("invalid value")
 		}
