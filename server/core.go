@@ -186,6 +186,7 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.RecursiveErrorPages.Merge(parent.RecursiveErrorPages, false)
 	loc.ServerTokens.Merge(parent.ServerTokens, "on")
 	loc.ClientMaxBodySize.Merge(parent.ClientMaxBodySize, 1<<20)
+	loc.Autoindex.merge(&parent.Autoindex)
 	loc.serverHeader, loc.errorTail = serverTokens(loc.ServerTokens.Value)
 	for _, in := range loc.Locations {
 		mergeLocation(in, loc)

@@ -172,6 +172,7 @@ type LocationConf struct {
 	ServerTokens conf.Setting[string]
 	serverHeader []string
 	errorTail    string
+	Autoindex    Autoindex
 	// ClientMaxBodySize is client_max_body_size (0: no limit).
 	ClientMaxBodySize conf.Setting[int64]
 }

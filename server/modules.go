@@ -12,6 +12,7 @@ var Modules = [][]conf.Command{
 	CoreCommands,
 	CharsetCommands,
 	StaticCommands,
+	AutoindexCommands,
 	TryFilesCommands,
 	ErrorPageCommands,
 	AccessCommands,

@@ -110,6 +110,9 @@ func (h handler) content(w http.ResponseWriter, rq *request) int {
 			rq.restart = true
 			return internalRedirect
 		}
+		if loc.Autoindex.On.Value && rq.method != http.MethodPost {
+			return h.autoindex(w, rq, dir)
+		}
 		// No index: nginx's core says the directory index is forbidden.
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			return http.StatusNotFound

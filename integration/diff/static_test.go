@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -84,6 +85,13 @@ http {
         location /small-ep/ { client_max_body_size 10; error_page 413 /ep-ok.html; }
         location /small-rw/ { client_max_body_size 1k; rewrite ^ /small/a.css last; }
         location /small-off/ { client_max_body_size 0; alias %[2]s/; }
+        location /ai/ { autoindex on; alias %[2]s/ai/; }
+        location /ai-json/ { autoindex on; autoindex_format json; alias %[2]s/ai/; }
+        location /ai-jsonp/ { autoindex on; autoindex_format jsonp; alias %[2]s/ai/; }
+        location /ai-xml/ { autoindex on; autoindex_format XML; alias %[2]s/ai/; }
+        location /ai-human/ { autoindex on; autoindex_exact_size off; autoindex_localtime on; alias %[2]s/ai/; }
+        location /ai-utf/ { autoindex on; charset utf-8; alias %[2]s/ai/; }
+        location /ai-utf-json/ { autoindex on; charset utf-8; autoindex_format json; alias %[2]s/ai/; }
         location /tok-build/ { server_tokens BUILD; alias %[2]s/; }
     }
 }
@@ -120,6 +128,19 @@ func TestStatic(t *testing.T) {
 		os.WriteFile(p, []byte(body), 0o644)
 	}
 	os.MkdirAll(filepath.Join(www, "empty"), 0o755)
+	// A directory to list: kinds, sizes, long and escaped names.
+	ai := filepath.Join(www, "ai")
+	for name, size := range map[string]int{
+		"a.txt": 5, ".hidden": 1, "x&<y>\"'(z)!*#%+;=?.txt": 3, strings.Repeat("n", 49) + ".txt": 1,
+		strings.Repeat("é", 55): 2, "héllo.txt": 1, "k.bin": 20000, "m.bin": 1536 * 1024, "9999.bin": 9999,
+		"b dir/index.htm": 1, strings.Repeat("d", 50) + "/f": 1, strings.Repeat("e", 49) + "/f": 1,
+	} {
+		p := filepath.Join(ai, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, bytes.Repeat([]byte("x"), size), 0o644)
+	}
+	os.Symlink("b dir", filepath.Join(ai, "link"))
+	os.Symlink("nowhere", filepath.Join(ai, "dangling"))
 	old := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 	filepath.Walk(www, func(p string, _ os.FileInfo, _ error) error { return os.Chtimes(p, old, old) })
 
@@ -202,6 +223,12 @@ func TestStatic(t *testing.T) {
 		{"GET", "/deny-return/", nil}, {"GET", "/allow-v6/a.css", nil}, {"GET", "/deny-ep/x", nil},
 		{"GET", "/deny-bits/a.css", nil},
 		{"GET", "/tok-off/a.css", nil}, {"GET", "/tok-off/missing", nil}, {"GET", "/tok-off/on/missing", nil},
+		{"GET", "/ai/", nil}, {"GET", "/ai-json/", nil}, {"GET", "/ai-jsonp/?callback=cb.x_1", nil},
+		{"GET", "/ai-jsonp/?callback=", nil}, {"GET", "/ai-jsonp/", nil}, {"GET", "/ai-jsonp/?callback=a-b", nil},
+		{"GET", "/ai-jsonp/?CALLBACK=" + strings.Repeat("c", 129), nil},
+		{"GET", "/ai-xml/", nil}, {"GET", "/ai-human/", nil}, {"GET", "/ai-utf/", nil}, {"GET", "/ai-utf-json/", nil},
+		{"HEAD", "/ai/", nil}, {"POST", "/ai/", nil}, {"GET", "/ai/nodir/", nil}, {"GET", "/ai/a.txt/", nil},
+		{"GET", "/ai/b%20dir/", nil}, {"GET", "/ai/" + strings.Repeat("d", 50) + "/", nil},
 		{"GET", "/tok-build/missing", nil}, {"GET", "/tok-off/sub", nil},
 		{"POST", "/small/a.css", []string{"body", "0123456789"}}, {"POST", "/small/a.css", []string{"body", "0123456789a"}},
 		{"GET", "/small/missing", []string{"body", strings.Repeat("x", 20)}},
