@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +55,7 @@ var CoreCommands = []conf.Command{
 	{Name: "if", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_rewrite_module", Open: openIf},
 	{Name: "rewrite", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Take23, Module: "ngx_http_rewrite_module", Set: setRewrite},
 	{Name: "break", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.NoArgs, Module: "ngx_http_rewrite_module", Set: setBreak},
-	{Name: "limit_except", Once: true, Type: conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Open: openLimitExcept},
+	{Name: "limit_except", Once: true, Type: conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_core_module", Open: openLimitExcept},
 	{Name: "keepalive_timeout", Once: true, Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setKeepaliveTimeout},
 	{Name: "server_tokens", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.EnumSlot(func(s *conf.Scope) *conf.Setting[string] { return &locOf(s).ServerTokens }, "off", "on", "build")},
 	{Name: "client_max_body_size", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.OffsetSlot(func(s *conf.Scope) *conf.Setting[int64] { return &locOf(s).ClientMaxBodySize })},
@@ -188,12 +189,19 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.ClientMaxBodySize.Merge(parent.ClientMaxBodySize, 1<<20)
 	loc.Autoindex.merge(&parent.Autoindex)
 	loc.serverHeader, loc.errorTail = serverTokens(loc.ServerTokens.Value)
-	for _, in := range loc.Locations {
+	for _, in := range loc.levels() {
 		mergeLocation(in, loc)
 	}
-	for _, in := range loc.ifs {
-		mergeLocation(in, loc)
+}
+
+// levels are the levels written inside a location: its nested locations,
+// its if blocks and its limit_except.
+func (l *LocationConf) levels() []*LocationConf {
+	out := append(append([]*LocationConf{}, l.Locations...), l.ifs...)
+	if l.limitExcept != nil {
+		out = append(out, l.limitExcept)
 	}
+	return out
 }
 
 // duplicateLocations is the check of ngx_http_join_exact_locations: two
@@ -591,9 +599,30 @@ func setRoot(s *conf.Scope, d *parser.Directive) error {
 	return loc.Root.Put(v, d)
 }
 
+// limitMethods are the methods limit_except may name
+// (ngx_methods_names).
+var limitMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "MKCOL", "COPY", "MOVE",
+	"OPTIONS", "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "PATCH"}
+
+// openLimitExcept follows ngx_http_core_limit_except: the block is a
+// level of its own, inheriting from the location, that requests take
+// when their method is not one of those named (GET names HEAD too).
 func openLimitExcept(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 	l := lv(s)
-	return s.Child(conf.HTTPLmt, d, &level{main: l.main, http: l.http, srv: l.srv, loc: newLocationConf(matchNone), in: l.in}), nil
+	allowed := map[string]bool{}
+	for _, a := range d.Args {
+		i := slices.IndexFunc(limitMethods, func(m string) bool { return strings.EqualFold(m, a.Value) })
+		if i < 0 {
+			return nil, parser.Errorf(d.End, `invalid method "%s"`, a.Value)
+		}
+		allowed[limitMethods[i]] = true
+	}
+	if allowed["GET"] {
+		allowed["HEAD"] = true
+	}
+	lmt := newLocationConf(matchNone)
+	l.loc.limitExcept, l.loc.limitAllowed = lmt, allowed
+	return s.Child(conf.HTTPLmt, d, &level{main: l.main, http: l.http, srv: l.srv, loc: lmt, in: l.in}), nil
 }
 
 // openUpstream makes the checks of ngx_http_upstream on a block whose

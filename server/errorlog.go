@@ -68,7 +68,7 @@ func (rt *Runtime) openErrorLogs(m *MainConf) error {
 		} else if l.loggers, err = openAll(l.ErrorLogs); err != nil {
 			return err
 		}
-		for _, in := range append(append([]*LocationConf{}, l.Locations...), l.ifs...) {
+		for _, in := range l.levels() {
 			if err := visit(in); err != nil {
 				return err
 			}

@@ -173,6 +173,10 @@ type LocationConf struct {
 	serverHeader []string
 	errorTail    string
 	Autoindex    Autoindex
+	// limitExcept is the level of limit_except, which requests take when
+	// their method is not in limitAllowed.
+	limitExcept  *LocationConf
+	limitAllowed map[string]bool
 	// ClientMaxBodySize is client_max_body_size (0: no limit).
 	ClientMaxBodySize conf.Setting[int64]
 }

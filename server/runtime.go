@@ -266,14 +266,17 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 			}
 			return
 		}
-		if !named && rq.tooLarge(loc) {
+		if loc.limitExcept != nil && !loc.limitAllowed[rq.method] {
+			rq.loc = loc.limitExcept
+		}
+		if !named && rq.tooLarge(rq.loc) {
 			rq.log(errlog.Error, "client intended to send too large body: %d bytes", rq.r.ContentLength)
 			if fail(w, rq, http.StatusRequestEntityTooLarge) {
 				continue
 			}
 			return
 		}
-		o := runRewrite(loc.Rewrite, rq)
+		o := runRewrite(rq.loc.Rewrite, rq)
 		if o.changed {
 			rq.internal = true // nginx counts a rewritten request internal
 		}

@@ -92,6 +92,13 @@ http {
         location /ai-human/ { autoindex on; autoindex_exact_size off; autoindex_localtime on; alias %[2]s/ai/; }
         location /ai-utf/ { autoindex on; charset utf-8; alias %[2]s/ai/; }
         location /ai-utf-json/ { autoindex on; charset utf-8; autoindex_format json; alias %[2]s/ai/; }
+        location /lmt/ { alias %[2]s/; limit_except GET { deny all; } }
+        location /lmt-post/ { alias %[2]s/; limit_except post PUT { allow 127.0.0.2; deny all; } }
+        location /lmt-inherit/ { deny all; alias %[2]s/; limit_except GET { } }
+        location /lmt-allow/ { deny all; alias %[2]s/; limit_except GET { allow all; } }
+        location /lmt-ep/ { alias %[2]s/; error_page 403 /ep-ok.html; limit_except GET { deny all; } }
+        location /lmt-head/ { alias %[2]s/; error_page 403 /ep-ok.html; limit_except POST { deny all; } }
+        location /lmt-ret/ { limit_except GET { deny all; } return 200 "rewrite runs first"; }
         location /tok-build/ { server_tokens BUILD; alias %[2]s/; }
     }
 }
@@ -229,6 +236,11 @@ func TestStatic(t *testing.T) {
 		{"GET", "/ai-xml/", nil}, {"GET", "/ai-human/", nil}, {"GET", "/ai-utf/", nil}, {"GET", "/ai-utf-json/", nil},
 		{"HEAD", "/ai/", nil}, {"POST", "/ai/", nil}, {"GET", "/ai/nodir/", nil}, {"GET", "/ai/a.txt/", nil},
 		{"GET", "/ai/b%20dir/", nil}, {"GET", "/ai/" + strings.Repeat("d", 50) + "/", nil},
+		{"GET", "/lmt/a.css", nil}, {"HEAD", "/lmt/a.css", nil}, {"POST", "/lmt/a.css", nil}, {"OPTIONS", "/lmt/a.css", nil},
+		{"FOO", "/lmt/a.css", nil}, {"DELETE", "/lmt/", nil}, {"GET", "/lmt-post/a.css", nil}, {"POST", "/lmt-post/a.css", nil},
+		{"PUT", "/lmt-post/a.css", nil}, {"HEAD", "/lmt-head/a.css", nil}, {"GET", "/lmt-head/a.css", nil}, {"GET", "/lmt-inherit/a.css", nil},
+		{"POST", "/lmt-inherit/a.css", nil}, {"GET", "/lmt-allow/a.css", nil}, {"POST", "/lmt-allow/a.css", nil},
+		{"PATCH", "/lmt-ep/a.css", nil}, {"GET", "/lmt-ep/a.css", nil}, {"POST", "/lmt-ret/", nil},
 		{"GET", "/tok-build/missing", nil}, {"GET", "/tok-off/sub", nil},
 		{"POST", "/small/a.css", []string{"body", "0123456789"}}, {"POST", "/small/a.css", []string{"body", "0123456789a"}},
 		{"GET", "/small/missing", []string{"body", strings.Repeat("x", 20)}},
