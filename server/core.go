@@ -188,6 +188,7 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.ServerTokens.Merge(parent.ServerTokens, "on")
 	loc.ClientMaxBodySize.Merge(parent.ClientMaxBodySize, 1<<20)
 	loc.Autoindex.merge(&parent.Autoindex)
+	loc.AuthBasic.merge(&parent.AuthBasic)
 	loc.serverHeader, loc.errorTail = serverTokens(loc.ServerTokens.Value)
 	for _, in := range loc.levels() {
 		mergeLocation(in, loc)

@@ -173,6 +173,7 @@ type LocationConf struct {
 	serverHeader []string
 	errorTail    string
 	Autoindex    Autoindex
+	AuthBasic    AuthBasic
 	// limitExcept is the level of limit_except, which requests take when
 	// their method is not in limitAllowed.
 	limitExcept  *LocationConf

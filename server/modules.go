@@ -16,6 +16,7 @@ var Modules = [][]conf.Command{
 	TryFilesCommands,
 	ErrorPageCommands,
 	AccessCommands,
+	AuthBasicCommands,
 	HeadersCommands,
 	LogCommands,
 	SSLCommands,

@@ -100,8 +100,6 @@ var NginxCommands = []conf.Command{
 	{Name: "add_before_body", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_addition_filter_module", Status: conf.Unsupported},
 	{Name: "add_after_body", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_addition_filter_module", Status: conf.Unsupported},
 	{Name: "addition_types", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.OneMore, Module: "ngx_http_addition_filter_module", Status: conf.Unsupported},
-	{Name: "auth_basic", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.HTTPLmt | conf.Take1, Module: "ngx_http_auth_basic_module", Status: conf.Pending, Planned: "#4"},
-	{Name: "auth_basic_user_file", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.HTTPLmt | conf.Take1, Module: "ngx_http_auth_basic_module", Status: conf.Pending, Planned: "#4"},
 	{Name: "auth_request", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_auth_request_module", Status: conf.Unsupported},
 	{Name: "auth_request_set", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take2, Module: "ngx_http_auth_request_module", Status: conf.Unsupported},
 	{Name: "modern_browser", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_browser_module", Status: conf.Unsupported},

@@ -298,6 +298,12 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 			}
 			return
 		}
+		if code := rq.authBasic(w); code != 0 {
+			if fail(w, rq, code) {
+				continue
+			}
+			return
+		}
 		// try_files of the level in effect: an if block that matched
 		// has none of its own.
 		if tf := rq.loc.TryFiles; tf != nil {

@@ -216,14 +216,18 @@ func (rq *request) namedCapture(name string) string {
 // builtinVars are the variables of ngx_http_variables.c that edge
 // computes.
 var builtinVars = map[string]func(rq *request) string{
-	"host":            func(rq *request) string { return rq.host() },
-	"uri":             func(rq *request) string { return rq.uri },
-	"document_uri":    func(rq *request) string { return rq.uri },
-	"request_uri":     func(rq *request) string { return rq.r.RequestURI },
-	"args":            func(rq *request) string { return rq.args },
-	"query_string":    func(rq *request) string { return rq.args },
-	"is_args":         func(rq *request) string { return ifElse(rq.args != "", "?", "") },
-	"request_method":  func(rq *request) string { return rq.method },
+	"host":           func(rq *request) string { return rq.host() },
+	"uri":            func(rq *request) string { return rq.uri },
+	"document_uri":   func(rq *request) string { return rq.uri },
+	"request_uri":    func(rq *request) string { return rq.r.RequestURI },
+	"args":           func(rq *request) string { return rq.args },
+	"query_string":   func(rq *request) string { return rq.args },
+	"is_args":        func(rq *request) string { return ifElse(rq.args != "", "?", "") },
+	"request_method": func(rq *request) string { return rq.method },
+	"remote_user": func(rq *request) string {
+		u, _, _ := rq.basicCredentials()
+		return u
+	},
 	"server_protocol": func(rq *request) string { return rq.r.Proto },
 	"request": func(rq *request) string {
 		return rq.r.Method + " " + rq.r.RequestURI + " " + rq.r.Proto
@@ -364,7 +368,7 @@ func (s *ServerConf) firstName() string {
 var knownVars = func() map[string]bool {
 	m := map[string]bool{}
 	for _, n := range strings.Fields(`binary_remote_addr proxy_protocol_addr proxy_protocol_port proxy_protocol_server_addr
-		proxy_protocol_server_port remote_user bytes_sent
+		proxy_protocol_server_port bytes_sent
 		body_bytes_sent pipe request_completion request_body request_body_file request_length
 		request_time sent_http_content_type sent_http_content_length sent_http_location
 		sent_http_last_modified sent_http_connection sent_http_keep_alive sent_http_transfer_encoding

@@ -2,10 +2,13 @@ package diff
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -99,6 +102,13 @@ http {
         location /lmt-ep/ { alias %[2]s/; error_page 403 /ep-ok.html; limit_except GET { deny all; } }
         location /lmt-head/ { alias %[2]s/; error_page 403 /ep-ok.html; limit_except POST { deny all; } }
         location /lmt-ret/ { limit_except GET { deny all; } return 200 "rewrite runs first"; }
+        location /auth/ { auth_basic "Restricted Area"; auth_basic_user_file htpasswd; alias %[2]s/; }
+        location /auth-off/ { auth_basic off; auth_basic_user_file htpasswd; alias %[2]s/; }
+        location /auth-var/ { auth_basic "realm $uri"; auth_basic_user_file $arg_f; alias %[2]s/; }
+        location /auth-deny/ { deny all; auth_basic "x"; auth_basic_user_file htpasswd; alias %[2]s/; }
+        location /auth-ep/ { auth_basic "x"; auth_basic_user_file htpasswd; error_page 401 /ep-ok.html; alias %[2]s/; }
+        location /auth-lmt/ { alias %[2]s/; limit_except GET { auth_basic "writers"; auth_basic_user_file htpasswd; } }
+        location /ru/ { return 200 "user=[$remote_user]"; }
         location /tok-build/ { server_tokens BUILD; alias %[2]s/; }
     }
 }
@@ -151,6 +161,24 @@ func TestStatic(t *testing.T) {
 	old := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 	filepath.Walk(www, func(p string, _ os.FileInfo, _ error) error { return os.Chtimes(p, old, old) })
 
+	// Password hashes as users make them, one user a scheme.
+	htpasswd, openssl := harness.Require(t, "htpasswd", "apache2-utils"), harness.Require(t, "openssl", "openssl")
+	run := func(name string, args ...string) string {
+		out, err := exec.Command(name, args...).Output()
+		if err != nil {
+			t.Fatalf("%s %v: %v", name, args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	ssha := sha1.Sum([]byte("ssha-pw" + "salt"))
+	users := strings.Join([]string{
+		"# users", "", "alice:{PLAIN}wonder", run(htpasswd, "-nbm", "bob", "apr1-pw"), run(htpasswd, "-nbs", "carol", "sha-pw"),
+		run(htpasswd, "-nbB", "-C", "4", "dave", "bcrypt-pw"), "erin:" + run(openssl, "passwd", "-1", "md5-pw"),
+		"frank:" + run(openssl, "passwd", "-5", "sha256-pw") + ":extra:fields", "grace:" + run(openssl, "passwd", "-6", "sha512-pw"),
+		"henry:garbage", "ivan:{SSHA}" + base64.StdEncoding.EncodeToString(append(ssha[:], "salt"...)),
+	}, "\n") + "\n"
+	os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(users), 0o644)
+
 	nport, eport := harness.FreePort(t), harness.FreePort(t)
 	write := func(name string, port int) string {
 		f := filepath.Join(dir, name)
@@ -185,7 +213,7 @@ func TestStatic(t *testing.T) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "%d", resp.StatusCode)
 		for _, h := range []string{"Content-Type", "ETag", "Last-Modified", "Accept-Ranges", "Content-Range", "Location",
-			"Cache-Control", "Expires", "Server", "X-Server", "X-A", "X-B", "X-Empty", "X-Only-Here", "X-S"} {
+			"Cache-Control", "Expires", "Server", "WWW-Authenticate", "X-Server", "X-A", "X-B", "X-Empty", "X-Only-Here", "X-S"} {
 			if v := strings.Join(resp.Header.Values(h), ", "); v != "" {
 				if h == "Expires" && !strings.Contains(v, "1970") && !strings.Contains(v, "2037") {
 					// Computed from now: whether it is in the future is
@@ -241,6 +269,21 @@ func TestStatic(t *testing.T) {
 		{"PUT", "/lmt-post/a.css", nil}, {"HEAD", "/lmt-head/a.css", nil}, {"GET", "/lmt-head/a.css", nil}, {"GET", "/lmt-inherit/a.css", nil},
 		{"POST", "/lmt-inherit/a.css", nil}, {"GET", "/lmt-allow/a.css", nil}, {"POST", "/lmt-allow/a.css", nil},
 		{"PATCH", "/lmt-ep/a.css", nil}, {"GET", "/lmt-ep/a.css", nil}, {"POST", "/lmt-ret/", nil},
+		{"GET", "/auth/a.css", nil}, {"GET", "/auth/a.css", basic("alice:wonder")}, {"GET", "/auth/a.css", basic("alice:wrong")},
+		{"GET", "/auth/a.css", basic("bob:apr1-pw")}, {"GET", "/auth/a.css", basic("bob:x")}, {"GET", "/auth/a.css", basic("carol:sha-pw")},
+		{"GET", "/auth/a.css", basic("dave:bcrypt-pw")}, {"GET", "/auth/a.css", basic("dave:bcrypt")}, {"GET", "/auth/a.css", basic("erin:md5-pw")},
+		{"GET", "/auth/a.css", basic("frank:sha256-pw")}, {"GET", "/auth/a.css", basic("grace:sha512-pw")},
+		{"GET", "/auth/a.css", basic("grace:sha512")}, {"GET", "/auth/a.css", basic("henry:garbage")},
+		{"GET", "/auth/a.css", basic("ivan:ssha-pw")}, {"GET", "/auth/a.css", basic("nobody:x")}, {"GET", "/auth/a.css", basic(":x")},
+		{"GET", "/auth/a.css", basic("alice")}, {"GET", "/auth/a.css", basic("# users:x")}, {"GET", "/auth/a.css", basic("alice:wonder:more")},
+		{"GET", "/auth/a.css", []string{"Authorization", "basic    YWxpY2U6d29uZGVy"}}, {"GET", "/auth/a.css", []string{"Authorization", "Basic YWxpY2U6d29uZGVy=="}},
+		{"GET", "/auth/a.css", []string{"Authorization", "Basic !!"}}, {"GET", "/auth/a.css", []string{"Authorization", "Bearer x"}},
+		{"GET", "/auth/a.css", []string{"Authorization", "Basic "}},
+		{"GET", "/auth-off/a.css", nil}, {"GET", "/auth-var/a.css?f=htpasswd", basic("alice:wonder")},
+		{"GET", "/auth-var/a.css?f=htpasswd", nil}, {"GET", "/auth-var/a.css?f=missing", basic("alice:wonder")},
+		{"GET", "/auth-deny/a.css", nil}, {"GET", "/auth-ep/a.css", nil}, {"GET", "/auth-lmt/a.css", nil},
+		{"POST", "/auth-lmt/a.css", nil}, {"POST", "/auth-lmt/a.css", basic("alice:wonder")},
+		{"GET", "/ru/", basic("alice:wonder")}, {"GET", "/ru/", basic(":x")}, {"GET", "/ru/", nil}, {"GET", "/ru/", basic("a\nb:c")},
 		{"GET", "/tok-build/missing", nil}, {"GET", "/tok-off/sub", nil},
 		{"POST", "/small/a.css", []string{"body", "0123456789"}}, {"POST", "/small/a.css", []string{"body", "0123456789a"}},
 		{"GET", "/small/missing", []string{"body", strings.Repeat("x", 20)}},
@@ -307,6 +350,11 @@ func TestStatic(t *testing.T) {
 	if strings.Join(nlog, "\n") != strings.Join(elog, "\n") {
 		t.Errorf("error logs differ:\nnginx:\n%s\nedge:\n%s", strings.Join(nlog, "\n"), strings.Join(elog, "\n"))
 	}
+}
+
+// basic is an Authorization header with credentials.
+func basic(cred string) []string {
+	return []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(cred))}
 }
 
 // brand turns nginx's name into edge's, the one deliberate difference in
