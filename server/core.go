@@ -115,6 +115,13 @@ func openHTTP(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 // (ngx_http_ssl_merge_srv_conf), then find duplicate locations
 // (ngx_http_init_locations).
 func (h *HTTPConf) finish(confPrefix string) error {
+	if !h.Loc.accessLogSet {
+		combined, err := h.format("combined", parser.Pos{})
+		if err != nil {
+			return err
+		}
+		h.Loc.accessLogs, h.Loc.accessLogSet = []accessLog{{path: "/dev/stdout", format: combined}}, true
+	}
 	if h.Loc.Types == nil {
 		h.Loc.Types = defaultTypes
 	}
@@ -189,6 +196,7 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.ClientMaxBodySize.Merge(parent.ClientMaxBodySize, 1<<20)
 	loc.Autoindex.merge(&parent.Autoindex)
 	loc.AuthBasic.merge(&parent.AuthBasic)
+	mergeAccessLogs(loc, parent)
 	loc.serverHeader, loc.errorTail = serverTokens(loc.ServerTokens.Value)
 	for _, in := range loc.levels() {
 		mergeLocation(in, loc)

@@ -11,13 +11,12 @@ import (
 )
 
 // LogCommands are the directives of nginx's error log and access log
-// modules. error_log is implemented; the access log lands with issue #4,
-// and until then edge checks it as nginx does, down to opening its files.
+// modules.
 var LogCommands = []conf.Command{
 	{Name: "error_log", Type: conf.Main | conf.OneMore, Module: "ngx_errlog_module", Set: setErrorLog},
 	{Name: "error_log", Type: httpAny | conf.OneMore, Module: "ngx_http_core_module", Set: setErrorLog},
-	{Name: "log_format", Type: conf.HTTPMain | conf.TwoMore, Module: "ngx_http_log_module", Status: conf.Pending, Planned: "#4", Set: setLogFormat},
-	{Name: "access_log", Type: httpAny | conf.HTTPLif | conf.HTTPLmt | conf.OneMore, Module: "ngx_http_log_module", Status: conf.Pending, Planned: "#4", Set: setAccessLog},
+	{Name: "log_format", Type: conf.HTTPMain | conf.TwoMore, Module: "ngx_http_log_module", Set: setLogFormat},
+	{Name: "access_log", Type: httpAny | conf.HTTPLif | conf.HTTPLmt | conf.OneMore, Module: "ngx_http_log_module", Set: setAccessLog},
 }
 
 // logLevels are nginx's, lowest first.
@@ -88,37 +87,89 @@ type logTarget struct {
 // Debian's.
 var debugLevels = []string{"debug_core", "debug_alloc", "debug_mutex", "debug_event", "debug_http", "debug_mail", "debug_stream"}
 
-// setLogFormat records the name, so that access_log can check it.
+// setLogFormat follows ngx_http_log_set_format: a new name, an optional
+// escape=, and strings joined into one template.
 func setLogFormat(s *conf.Scope, d *parser.Directive) error {
 	h := lv(s).http
 	name := d.Args[0].Value
-	if name == "combined" || h.LogFormats[name] {
+	if name == "combined" || h.logFormats[name] != nil {
 		return parser.Errorf(d.End, `duplicate "log_format" name "%s"`, name)
 	}
-	if h.LogFormats == nil {
-		h.LogFormats = map[string]bool{}
+	f := &logFormat{escape: escapeDefault}
+	args := d.Args[1:]
+	if v, ok := strings.CutPrefix(args[0].Value, "escape="); ok {
+		switch v {
+		case "default":
+		case "json":
+			f.escape = escapeJSON
+		case "none":
+			f.escape = escapeNone
+		default:
+			return parser.Errorf(d.End, `unknown log format escaping "%s"`, v)
+		}
+		args = args[1:]
 	}
-	h.LogFormats[name] = true
+	var text strings.Builder
+	for _, a := range args {
+		text.WriteString(a.Value)
+	}
+	t, err := h.compileTemplate(text.String(), d.End)
+	if err != nil {
+		return err
+	}
+	f.tpl = t
+	if h.logFormats == nil {
+		h.logFormats = map[string]*logFormat{}
+	}
+	h.logFormats[name] = f
 	return nil
+}
+
+// combinedFormat is nginx's predefined log format.
+const combinedFormat = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`
+
+// format finds a log format by name, compiling "combined" on first use.
+func (h *HTTPConf) format(name string, pos parser.Pos) (*logFormat, error) {
+	if f := h.logFormats[name]; f != nil || name != "combined" {
+		return f, nil
+	}
+	t, err := h.compileTemplate(combinedFormat, pos)
+	if err != nil {
+		return nil, err
+	}
+	if h.logFormats == nil {
+		h.logFormats = map[string]*logFormat{}
+	}
+	h.logFormats["combined"] = &logFormat{escape: escapeDefault, tpl: t}
+	return h.logFormats["combined"], nil
 }
 
 // setAccessLog follows ngx_http_log_set_log: "off", or a path, a format
 // defined before it, and buffer=, flush=, gzip[=level] and if=; a file
 // buffered by two access_log directives must be buffered alike.
 func setAccessLog(s *conf.Scope, d *parser.Directive) error {
+	l := lv(s)
 	path := d.Args[0].Value
+	loc := l.loc
 	if path == "off" {
 		if len(d.Args) > 1 {
 			return parser.Errorf(d.End, `invalid parameter "%s"`, d.Args[1].Value)
 		}
+		loc.accessLogSet, loc.accessLogOff = true, true
 		return nil
 	}
+	name := "combined"
 	if len(d.Args) > 1 {
-		name := d.Args[1].Value
-		if name != "combined" && !lv(s).http.LogFormats[name] {
-			return parser.Errorf(d.End, `unknown log format "%s"`, name)
-		}
+		name = d.Args[1].Value
 	}
+	format, err := l.http.format(name, d.End)
+	if err != nil {
+		return err
+	}
+	if format == nil {
+		return parser.Errorf(d.End, `unknown log format "%s"`, name)
+	}
+	entry := accessLog{path: path, format: format}
 	var b logBuffer
 	for _, a := range d.Args[min(2, len(d.Args)):] {
 		p := a.Value
@@ -148,6 +199,9 @@ func setAccessLog(s *conf.Scope, d *parser.Directive) error {
 				b.gzip = n
 			}
 		case strings.HasPrefix(p, "if="):
+			if entry.cond, err = l.http.compileTemplate(p[3:], d.End); err != nil {
+				return err
+			}
 		default:
 			return parser.Errorf(d.End, `invalid parameter "%s"`, p)
 		}
@@ -173,8 +227,17 @@ func setAccessLog(s *conf.Scope, d *parser.Directive) error {
 	if !strings.Contains(path, "$") {
 		m.addLogFile(path)
 	}
+	switch {
+	case strings.Contains(path, "$"), strings.HasPrefix(path, "syslog:"), b.gzip != 0:
+		m.Pending = append(m.Pending, conf.Use{Dir: d, Cmd: &accessLogElsewhere})
+	}
+	loc.accessLogSet = true
+	loc.accessLogs = append(loc.accessLogs, entry)
 	return nil
 }
+
+// accessLogElsewhere stands for an access_log edge does not write yet.
+var accessLogElsewhere = conf.Command{Name: "access_log", Planned: "#4, for variables in the path, syslog: and gzip"}
 
 // logBuffer is how an access log file is buffered.
 type logBuffer struct {

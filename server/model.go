@@ -50,8 +50,8 @@ type HTTPConf struct {
 	Loc *LocationConf
 	// SSL holds the ssl settings written at http level.
 	SSL SSLConf
-	// LogFormats names the log_format definitions.
-	LogFormats map[string]bool
+	// logFormats are the log_format definitions ("combined" once used).
+	logFormats map[string]*logFormat
 	// Addrs are the listen addresses in the order they first appear, each
 	// with the servers on it.
 	Addrs     []*ListenAddr
@@ -174,6 +174,11 @@ type LocationConf struct {
 	errorTail    string
 	Autoindex    Autoindex
 	AuthBasic    AuthBasic
+	// accessLogs are the access_log directives of the level (inherited
+	// where none is written); accessLogOff is "access_log off".
+	accessLogs   []accessLog
+	accessLogSet bool
+	accessLogOff bool
 	// limitExcept is the level of limit_except, which requests take when
 	// their method is not in limitAllowed.
 	limitExcept  *LocationConf

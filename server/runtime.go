@@ -59,6 +59,9 @@ func Compile(m *MainConf) (*Runtime, error) {
 		return nil, err
 	}
 	if err := rt.openErrorLogs(m); err != nil {
+		return nil, err
+	}
+	if err := rt.openAccessLogs(m); err != nil {
 		rt.closeFiles()
 		return nil, err
 	}
@@ -203,6 +206,9 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	srv, re := h.names.find(host)
 	rq, ok := newRequest(r, srv, h.slots)
 	rq.loc, rq.prefix, rq.hostName = srv.Loc, h.prefix, host
+	rq.rw.ResponseWriter = w
+	w = &rq.rw
+	defer rq.logRequest()
 	if !ok || !valid {
 		errorPage(w, rq, http.StatusBadRequest)
 		return
@@ -347,10 +353,8 @@ func respond(w http.ResponseWriter, rq *request, loc *LocationConf, ret *Return)
 	code := ret.Code
 	rq.statusCode = code
 	if code == 444 {
-		if hj, ok := w.(http.Hijacker); ok {
-			if c, _, err := hj.Hijack(); err == nil {
-				c.Close()
-			}
+		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			c.Close()
 		}
 		return false
 	}

@@ -139,6 +139,10 @@ type request struct {
 	// discarded says the body was discarded (by the 413 or the static
 	// handler): client_max_body_size is checked no more.
 	discarded bool
+	// start is when the request began ($request_time); rw counts the
+	// body sent ($body_bytes_sent).
+	start     time.Time
+	rw        responseWriter
 	errStatus int
 	vals      []string
 	have      []bool
@@ -153,7 +157,7 @@ func newRequest(r *http.Request, srv *ServerConf, slots int) (rq *request, ok bo
 		path = "/" // an absolute URI without a path: "GET http://host HTTP/1.1"
 	}
 	uri, ok := normalizeURI(path)
-	return &request{r: r, srv: srv, uri: uri, args: r.URL.RawQuery, method: r.Method,
+	return &request{r: r, srv: srv, uri: uri, args: r.URL.RawQuery, method: r.Method, start: time.Now(),
 		vals: make([]string, slots), have: make([]bool, slots)}, ok
 }
 
@@ -216,14 +220,16 @@ func (rq *request) namedCapture(name string) string {
 // builtinVars are the variables of ngx_http_variables.c that edge
 // computes.
 var builtinVars = map[string]func(rq *request) string{
-	"host":           func(rq *request) string { return rq.host() },
-	"uri":            func(rq *request) string { return rq.uri },
-	"document_uri":   func(rq *request) string { return rq.uri },
-	"request_uri":    func(rq *request) string { return rq.r.RequestURI },
-	"args":           func(rq *request) string { return rq.args },
-	"query_string":   func(rq *request) string { return rq.args },
-	"is_args":        func(rq *request) string { return ifElse(rq.args != "", "?", "") },
-	"request_method": func(rq *request) string { return rq.method },
+	"host":            func(rq *request) string { return rq.host() },
+	"uri":             func(rq *request) string { return rq.uri },
+	"document_uri":    func(rq *request) string { return rq.uri },
+	"request_uri":     func(rq *request) string { return rq.r.RequestURI },
+	"args":            func(rq *request) string { return rq.args },
+	"query_string":    func(rq *request) string { return rq.args },
+	"is_args":         func(rq *request) string { return ifElse(rq.args != "", "?", "") },
+	"request_method":  func(rq *request) string { return rq.method },
+	"request_time":    func(rq *request) string { return rq.requestTime() },
+	"body_bytes_sent": func(rq *request) string { return strconv.FormatInt(rq.rw.body, 10) },
 	"remote_user": func(rq *request) string {
 		u, _, _ := rq.basicCredentials()
 		return u
@@ -369,8 +375,8 @@ var knownVars = func() map[string]bool {
 	m := map[string]bool{}
 	for _, n := range strings.Fields(`binary_remote_addr proxy_protocol_addr proxy_protocol_port proxy_protocol_server_addr
 		proxy_protocol_server_port bytes_sent
-		body_bytes_sent pipe request_completion request_body request_body_file request_length
-		request_time sent_http_content_type sent_http_content_length sent_http_location
+		pipe request_completion request_body request_body_file request_length
+		sent_http_content_type sent_http_content_length sent_http_location
 		sent_http_last_modified sent_http_connection sent_http_keep_alive sent_http_transfer_encoding
 		sent_http_cache_control sent_http_link limit_rate connection connection_requests
 		connection_time tcpinfo_rtt tcpinfo_rttvar tcpinfo_snd_cwnd tcpinfo_rcv_space

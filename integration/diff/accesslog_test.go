@@ -1,0 +1,107 @@
+package diff
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"edge/integration/harness"
+)
+
+const accessLogConf = `error_log %[2]s/error.log error;
+events {}
+http {
+    log_format main '$remote_addr "$request" $status $body_bytes_sent "$http_referer" "$http_x_test" $remote_user [$args] $uri';
+    log_format js escape=json '{"r":"$request","s":$status,"ua":"$http_user_agent","x":"$http_x_test","u":"$remote_user","a":"$arg_a"}';
+    log_format raw escape=none '$http_x_test|$args|$status';
+    access_log %[2]s/combined.log;
+    server {
+        listen 127.0.0.1:%[1]d;
+        root %[3]s;
+        location /off/ { access_log off; return 200 "off"; }
+        location /main/ {
+            access_log %[2]s/main.log main;
+            access_log %[2]s/js.log js;
+            access_log %[2]s/raw.log raw if=$arg_log;
+            return 200 "main $uri";
+        }
+        location /inherit/ { return 204; }
+        location /file/ { alias %[3]s/; error_page 404 /file/a.txt; }
+        location /nested/ {
+            access_log %[2]s/main.log main;
+            location /nested/off/ { access_log off; alias %[3]s/; }
+            location /nested/in/ { alias %[3]s/; }
+        }
+    }
+}
+`
+
+// TestAccessLog sends the same requests to nginx and edge and compares
+// the lines of every access log, times aside.
+func TestAccessLog(t *testing.T) {
+	nginx := harness.Require(t, "nginx", "nginx")
+	dir := t.TempDir()
+	www := filepath.Join(dir, "www")
+	os.MkdirAll(www, 0o755)
+	os.WriteFile(filepath.Join(www, "a.txt"), []byte("hello"), 0o644)
+	start := func(name, bin string) (int, string) {
+		port := harness.FreePort(t)
+		logs := filepath.Join(dir, name)
+		os.MkdirAll(logs, 0o755)
+		conf := filepath.Join(dir, name+".conf")
+		os.WriteFile(conf, []byte(fmt.Sprintf(accessLogConf, port, logs, www)), 0o644)
+		args := []string{"-p", dir + "/", "-c", conf}
+		if name == "nginx" {
+			args = append(args, "-g", "daemon off; master_process off; pid "+dir+"/nginx.pid;")
+		}
+		harness.Start(t, bin, fmt.Sprintf("127.0.0.1:%d", port), args...)
+		return port, logs
+	}
+	nport, nlogs := start("nginx", nginx)
+	eport, elogs := start("edge", edgeBin)
+	for _, port := range []int{nport, eport} {
+		for _, c := range []struct {
+			method, path string
+			header       []string
+		}{
+			{"GET", "/inherit/x", nil}, {"GET", "/file/a.txt", nil}, {"HEAD", "/file/a.txt", nil},
+			{"GET", "/file/a.txt", []string{"Range", "bytes=1-2"}}, {"GET", "/file/missing", nil},
+			{"GET", "/main/a?x=1&a=b", []string{"X-Test", "quote\" back\\slash \ttab é", "Referer", "http://r.test/"}},
+			{"GET", "/main/u", basic("alice:pw")}, {"GET", "/main/?log=1", []string{"X-Test", "raw \"x\""}},
+			{"GET", "/main/?log=0", nil}, {"GET", "/main/?log=", nil}, {"GET", "/off/", nil}, {"POST", "/main/p", nil},
+			{"GET", "/nested/off/a.txt", nil}, {"GET", "/nested/in/a.txt", nil},
+		} {
+			req, _ := http.NewRequest(c.method, fmt.Sprintf("http://127.0.0.1:%d%s", port, c.path), nil)
+			req.Close = true // one connection a request: no keep-alive races in the comparison
+			for i := 0; i+1 < len(c.header); i += 2 {
+				req.Header.Set(c.header[i], c.header[i+1])
+			}
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatalf("%s %s to port %d: %v", c.method, c.path, port, err)
+			}
+			resp.Body.Close()
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	stamp := regexp.MustCompile(`\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]`)
+	for _, name := range []string{"combined.log", "main.log", "js.log", "raw.log"} {
+		read := func(logs string, port int) string {
+			data, err := os.ReadFile(filepath.Join(logs, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.ReplaceAll(stamp.ReplaceAllString(string(data), "[TIME]"), fmt.Sprint(port), "PORT")
+		}
+		if n, e := read(nlogs, nport), read(elogs, eport); n != e {
+			t.Errorf("%s differs:\nnginx:\n%s\nedge:\n%s", name, n, e)
+		} else if n == "" {
+			t.Errorf("%s is empty", name)
+		}
+	}
+}

@@ -1,0 +1,197 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"edge/parser"
+)
+
+// The access log: log_format templates written, one line a request, to
+// the files of the access_log directives of the level that answered.
+
+const (
+	escapeDefault = iota // \xXX for ", \ and bytes outside 0x20…0x7e
+	escapeJSON           // JSON string escapes
+	escapeNone
+)
+
+// logFormat is a compiled log_format.
+type logFormat struct {
+	escape int
+	tpl    *template
+}
+
+// accessLog is one access_log directive.
+type accessLog struct {
+	path   string
+	format *logFormat
+	cond   *template // if=: no line when it is empty or "0"
+	w      io.Writer
+}
+
+// mergeAccessLogs is ngx_http_log_merge_loc_conf: a level without
+// access_log takes its parent's (or its "off").
+func mergeAccessLogs(loc, parent *LocationConf) {
+	if loc.accessLogSet {
+		return
+	}
+	loc.accessLogs, loc.accessLogOff, loc.accessLogSet = parent.accessLogs, parent.accessLogOff, parent.accessLogSet
+}
+
+// openAccessLogs opens every level's access log files, sharing a file
+// between levels and with the error logs. Without any access_log the
+// http level logs "combined" to standard output (nginx: its log file).
+func (rt *Runtime) openAccessLogs(m *MainConf) error {
+	var visit func(l *LocationConf) error
+	visit = func(l *LocationConf) error {
+		for i := range l.accessLogs {
+			a := &l.accessLogs[i]
+			if a.w != nil {
+				continue
+			}
+			w, err := rt.openLog(m, a.path)
+			if err != nil {
+				return err
+			}
+			a.w = w
+		}
+		for _, in := range l.levels() {
+			if err := visit(in); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, srv := range m.HTTP.Servers {
+		for _, l := range append([]*LocationConf{srv.Loc}, srv.Locations...) {
+			if err := visit(l); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// openLog opens a log file once per Runtime, relative to the prefix.
+func (rt *Runtime) openLog(m *MainConf, path string) (*os.File, error) {
+	if path == "/dev/stdout" {
+		return os.Stdout, nil
+	}
+	if path == "stderr" || path == "/dev/stderr" {
+		return os.Stderr, nil
+	}
+	if path[0] != '/' {
+		path = m.Prefix + path
+	}
+	if f, ok := rt.files[path]; ok {
+		return f, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf(`open() "%s" failed%s`, path, parser.Errno(err))
+	}
+	rt.files[path] = f
+	return f, nil
+}
+
+var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// logRequest writes the request's line to each access log of the level
+// that answered it, as nginx's log phase does.
+func (rq *request) logRequest() {
+	loc := rq.loc
+	if loc.accessLogOff {
+		return
+	}
+	for i := range loc.accessLogs {
+		a := &loc.accessLogs[i]
+		if a.cond != nil {
+			if v := a.cond.String(rq); v == "" || v == "0" {
+				continue
+			}
+		}
+		bp := lineBufs.Get().(*[]byte)
+		b := a.format.line(rq, (*bp)[:0])
+		a.w.Write(b)
+		*bp = b
+		lineBufs.Put(bp)
+	}
+}
+
+// line is the format's text for rq with its newline: variables escaped
+// as the format says, and "-" for a variable without a value (except in
+// JSON, where it is empty).
+func (f *logFormat) line(rq *request, b []byte) []byte {
+	for _, p := range f.tpl.parts {
+		var v string
+		switch {
+		case p.v != nil:
+			v = rq.value(p.v)
+		case p.capture > 0:
+			v = rq.capture(p.capture)
+		default:
+			b = append(b, p.lit...)
+			continue
+		}
+		switch {
+		case v == "" && f.escape != escapeJSON:
+			b = append(b, '-')
+		case f.escape == escapeDefault:
+			b = appendLogEscape(b, v)
+		case f.escape == escapeJSON:
+			b = appendEscapeJSON(b, v)
+		default:
+			b = append(b, v...)
+		}
+	}
+	return append(b, '\n')
+}
+
+// appendLogEscape is ngx_http_log_escape.
+func appendLogEscape(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// responseWriter counts what the body sends, for $body_bytes_sent; it
+// lives in the request, so that counting costs no allocation.
+type responseWriter struct {
+	http.ResponseWriter
+	body int64
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.body += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps net/http's sendfile path.
+func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := io.Copy(w.ResponseWriter, r)
+	w.body += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requestTime is $request_time: seconds with milliseconds.
+func (rq *request) requestTime() string {
+	ms := time.Since(rq.start).Milliseconds()
+	return strconv.FormatInt(ms/1000, 10) + "." + fmt.Sprintf("%03d", ms%1000)
+}
