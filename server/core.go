@@ -56,7 +56,9 @@ var CoreCommands = []conf.Command{
 	{Name: "rewrite", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Take23, Module: "ngx_http_rewrite_module", Set: setRewrite},
 	{Name: "break", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.NoArgs, Module: "ngx_http_rewrite_module", Set: setBreak},
 	{Name: "limit_except", Once: true, Type: conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_core_module", Open: openLimitExcept},
-	{Name: "keepalive_timeout", Once: true, Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: setKeepaliveTimeout},
+	{Name: "keepalive_timeout", Once: true, Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Set: setKeepaliveTimeout},
+	{Name: "keepalive_requests", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: setKeepaliveRequests},
+	{Name: "keepalive_time", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: setKeepaliveTime},
 	{Name: "server_tokens", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.EnumSlot(func(s *conf.Scope) *conf.Setting[string] { return &locOf(s).ServerTokens }, "off", "on", "build")},
 	{Name: "client_max_body_size", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.OffsetSlot(func(s *conf.Scope) *conf.Setting[int64] { return &locOf(s).ClientMaxBodySize })},
 	{Name: "root", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
@@ -197,6 +199,9 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.Autoindex.merge(&parent.Autoindex)
 	loc.AuthBasic.merge(&parent.AuthBasic)
 	mergeAccessLogs(loc, parent)
+	loc.Keepalive.Merge(parent.Keepalive, Keepalive{Timeout: 75 * time.Second, Header: -1})
+	loc.KeepaliveRequests.Merge(parent.KeepaliveRequests, 1000)
+	loc.KeepaliveTime.Merge(parent.KeepaliveTime, time.Hour)
 	loc.serverHeader, loc.errorTail = serverTokens(loc.ServerTokens.Value)
 	for _, in := range loc.levels() {
 		mergeLocation(in, loc)
@@ -683,13 +688,33 @@ func setUser(s *conf.Scope, d *parser.Directive) error {
 // setKeepaliveTimeout checks "timeout [header_timeout]" as
 // ngx_http_core_keepalive does.
 func setKeepaliveTimeout(s *conf.Scope, d *parser.Directive) error {
-	if _, err := conf.ParseTime(d.Args[0].Value, false); err != nil {
+	t, err := conf.ParseTime(d.Args[0].Value, false)
+	if err != nil {
 		return conf.Tail("invalid value")
 	}
+	k := Keepalive{Timeout: t, Header: -1}
 	if len(d.Args) == 2 {
-		if _, err := conf.ParseTime(d.Args[1].Value, true); err != nil {
+		if k.Header, err = conf.ParseTime(d.Args[1].Value, true); err != nil {
 			return conf.Tail("invalid value")
 		}
 	}
-	return nil
+	return locOf(s).Keepalive.Put(k, d)
+}
+
+// setKeepaliveRequests is ngx_conf_set_num_slot.
+func setKeepaliveRequests(s *conf.Scope, d *parser.Directive) error {
+	n, err := conf.ParseNumber(d.Args[0].Value)
+	if err != nil {
+		return conf.Tail("invalid number")
+	}
+	return locOf(s).KeepaliveRequests.Put(n, d)
+}
+
+// setKeepaliveTime is ngx_conf_set_msec_slot.
+func setKeepaliveTime(s *conf.Scope, d *parser.Directive) error {
+	t, err := conf.ParseTime(d.Args[0].Value, false)
+	if err != nil {
+		return conf.Tail("invalid value")
+	}
+	return locOf(s).KeepaliveTime.Put(t, d)
 }

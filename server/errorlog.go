@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"edge/internal/errlog"
 	"edge/parser"
@@ -95,11 +97,19 @@ func (rt *Runtime) closeFiles() {
 	}
 }
 
-// connIDKey carries a connection's number, nginx's "*N" in its lines.
-type connIDKey struct{}
+// connKey carries a connection's state.
+type connKey struct{}
+
+// connState is a connection's number (nginx's "*N" in its lines), its
+// start and its requests so far.
+type connState struct {
+	id       uint64
+	start    time.Time
+	requests atomic.Int64
+}
 
 func (rt *Runtime) connContext(ctx context.Context, _ net.Conn) context.Context {
-	return context.WithValue(ctx, connIDKey{}, rt.conns.Add(1))
+	return context.WithValue(ctx, connKey{}, &connState{id: rt.conns.Add(1), start: time.Now()})
 }
 
 // log writes a request's error to its location's error logs, as
@@ -110,7 +120,10 @@ func (rq *request) log(level errlog.Level, format string, args ...any) {
 		if !l.Enabled(level) {
 			continue
 		}
-		id, _ := rq.r.Context().Value(connIDKey{}).(uint64)
+		var id uint64
+		if c := rq.conn(); c != nil {
+			id = c.id
+		}
 		client, _ := splitAddr(rq.r.RemoteAddr)
 		var b strings.Builder
 		fmt.Fprintf(&b, "*%d ", id)
@@ -138,3 +151,9 @@ func (w logWriter) Write(p []byte) (int, error) {
 }
 
 var _ http.Handler = handler{}
+
+// conn is the request's connection state (nil outside a server, in tests).
+func (rq *request) conn() *connState {
+	c, _ := rq.r.Context().Value(connKey{}).(*connState)
+	return c
+}

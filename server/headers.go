@@ -126,6 +126,7 @@ func headersFilter(w http.ResponseWriter, rq *request, code int) {
 	loc := rq.loc
 	hdr := w.Header()
 	hdr["Server"] = loc.serverHeader
+	keepaliveHeaders(hdr, rq, loc)
 	safe := safeStatus(code)
 	if e := loc.Expires.Value; safe && e.kind != expiresOff {
 		setExpiresHeaders(hdr, e)
@@ -195,3 +196,21 @@ func setExpiresHeaders(hdr http.Header, e Expires) {
 	}
 	hdr.Set("Cache-Control", cc)
 }
+
+// keepaliveHeaders ends the connection after this answer when the level
+// says so (keepalive_timeout 0, keepalive_requests or keepalive_time
+// reached), as ngx_http_finalize_connection does, and sends the
+// Keep-Alive header of keepalive_timeout's second value.
+func keepaliveHeaders(hdr http.Header, rq *request, loc *LocationConf) {
+	k := loc.Keepalive.Value
+	c := rq.conn()
+	if k.Timeout == 0 || c != nil && (c.requests.Load() >= loc.KeepaliveRequests.Value || time.Since(c.start) > loc.KeepaliveTime.Value) {
+		hdr["Connection"] = connectionClose
+		return
+	}
+	if k.Header >= 0 && !rq.r.Close {
+		hdr["Keep-Alive"] = []string{"timeout=" + strconv.FormatInt(int64(k.Header/time.Second), 10)}
+	}
+}
+
+var connectionClose = []string{"close"}

@@ -174,6 +174,11 @@ type LocationConf struct {
 	errorTail    string
 	Autoindex    Autoindex
 	AuthBasic    AuthBasic
+	// Keepalive is keepalive_timeout, KeepaliveRequests and KeepaliveTime
+	// the limits of a connection's requests and lifetime.
+	Keepalive         conf.Setting[Keepalive]
+	KeepaliveRequests conf.Setting[int64]
+	KeepaliveTime     conf.Setting[time.Duration]
 	// accessLogs are the access_log directives of the level (inherited
 	// where none is written); accessLogOff is "access_log off".
 	accessLogs   []accessLog
@@ -192,5 +197,8 @@ func newLocationConf(m LocationMatch) *LocationConf {
 	return &LocationConf{Match: m}
 }
 
-// keepalive defaults that the runtime uses until keepalive_timeout lands.
-const defaultKeepalive = 75 * time.Second
+// Keepalive is keepalive_timeout: how long an idle connection waits, and
+// the Keep-Alive header's timeout (-1: no header).
+type Keepalive struct {
+	Timeout, Header time.Duration
+}

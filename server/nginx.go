@@ -63,8 +63,6 @@ var NginxCommands = []conf.Command{
 	{Name: "postpone_output", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindSize)},
 	{Name: "limit_rate", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Status: conf.Unsupported},
 	{Name: "limit_rate_after", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Status: conf.Unsupported},
-	{Name: "keepalive_time", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindMsec)},
-	{Name: "keepalive_requests", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindNum)},
 	{Name: "keepalive_disable", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Bitmask("none", "msie6", "safari")},
 	{Name: "satisfy", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Enum("all", "any")},
 	{Name: "auth_delay", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindMsec)},

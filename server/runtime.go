@@ -41,6 +41,29 @@ type listener struct {
 	names  *serverNames
 	slots  int
 	prefix string
+	idle   time.Duration // how long an idle connection waits
+}
+
+// idleTimeout is the longest keepalive_timeout of the address's servers:
+// net/http waits the same time after any request of a connection, where
+// nginx waits the time of the location that answered the last one (a
+// zero timeout still closes, with "Connection: close").
+func idleTimeout(a *ListenAddr) time.Duration {
+	var longest time.Duration
+	var visit func(l *LocationConf)
+	visit = func(l *LocationConf) {
+		longest = max(longest, l.Keepalive.Value.Timeout)
+		for _, in := range l.levels() {
+			visit(in)
+		}
+	}
+	for _, srv := range a.Servers {
+		visit(srv.Loc)
+		for _, l := range srv.Locations {
+			visit(l)
+		}
+	}
+	return max(longest, time.Millisecond)
 }
 
 // Compile checks that everything in m can be served and builds a Runtime.
@@ -122,7 +145,7 @@ func build(m *MainConf) (*Runtime, error) {
 	rt := &Runtime{listeners: map[string]*listener{}}
 	if m.HTTP != nil {
 		for _, a := range m.HTTP.Addrs {
-			rt.listeners[a.Address] = &listener{addr: a, names: compileServerNames(a), slots: m.HTTP.vars.defined, prefix: m.Prefix}
+			rt.listeners[a.Address] = &listener{addr: a, names: compileServerNames(a), slots: m.HTTP.vars.defined, prefix: m.Prefix, idle: idleTimeout(a)}
 			rt.order = append(rt.order, a.Address)
 		}
 		for _, srv := range m.HTTP.Servers {
@@ -163,7 +186,7 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 			return fmt.Errorf("bind() to %s failed%s", a.addr.Text, parser.Errno(err))
 		}
 		hs := &http.Server{Handler: handler{names: a.names, slots: a.slots, prefix: a.prefix},
-			ReadHeaderTimeout: 60 * time.Second, IdleTimeout: defaultKeepalive,
+			ReadHeaderTimeout: 60 * time.Second, IdleTimeout: a.idle,
 			ConnContext: rt.connContext, ErrorLog: log.New(logWriter{rt}, "", 0)}
 		servers = append(servers, hs)
 		wg.Add(1)
@@ -208,6 +231,9 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq.loc, rq.prefix, rq.hostName = srv.Loc, h.prefix, host
 	rq.rw.ResponseWriter = w
 	w = &rq.rw
+	if c := rq.conn(); c != nil {
+		c.requests.Add(1)
+	}
 	defer rq.logRequest()
 	if !ok || !valid {
 		errorPage(w, rq, http.StatusBadRequest)
