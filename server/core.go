@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"os/user"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -63,6 +64,8 @@ var CoreCommands = []conf.Command{
 	{Name: "client_max_body_size", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.OffsetSlot(func(s *conf.Scope) *conf.Setting[int64] { return &locOf(s).ClientMaxBodySize })},
 	{Name: "root", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
 	{Name: "alias", Type: conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
+	{Name: "daemon", Once: true, Type: conf.Main | conf.Flag, Module: "ngx_core_module", Set: setDaemon},
+	{Name: "pid", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Set: setPid},
 	{Name: "user", Once: true, Type: conf.Main | conf.Take12, Module: "ngx_core_module", Status: conf.Pending, Planned: "#5", Set: setUser},
 	{Name: "upstream", Type: conf.HTTPMain | conf.Block | conf.Take1, Module: "ngx_http_upstream_module", Status: conf.Pending, Planned: "#6", Open: openUpstream},
 }
@@ -717,4 +720,30 @@ func setKeepaliveTime(s *conf.Scope, d *parser.Directive) error {
 		return conf.Tail("invalid value")
 	}
 	return locOf(s).KeepaliveTime.Put(t, d)
+}
+
+// setDaemon accepts "daemon off", what edge does anyway; "daemon on"
+// waits for the process-management issue.
+func setDaemon(s *conf.Scope, d *parser.Directive) error {
+	on, err := conf.ParseFlag(d, d.Args[0].Value)
+	if err != nil {
+		return err
+	}
+	if on {
+		m := mainOf(s)
+		m.Pending = append(m.Pending, conf.Use{Dir: d, Cmd: &daemonOn})
+	}
+	return nil
+}
+
+var daemonOn = conf.Command{Name: "daemon", Planned: "#5, for \"daemon on\""}
+
+// setPid is the pid file, relative to the prefix as nginx's.
+func setPid(s *conf.Scope, d *parser.Directive) error {
+	m := mainOf(s)
+	p := d.Args[0].Value
+	if !filepath.IsAbs(p) {
+		p = m.Prefix + p
+	}
+	return m.PidFile.Put(p, d)
 }

@@ -26,6 +26,8 @@ type MainConf struct {
 	// LogFiles are the log files the configuration names, opened (and
 	// created) on load as nginx does.
 	LogFiles []string
+	// PidFile is the pid directive's file (none without it).
+	PidFile conf.Setting[string]
 	// ErrorLogs are the main level's error_log directives.
 	ErrorLogs   []logTarget
 	threadPools []string             // thread_pool names, unique as in nginx

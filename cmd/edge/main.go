@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -110,6 +111,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	runtime.GOMAXPROCS(m.Procs())
+	if p := m.PidFile.Value; p != "" {
+		if err := os.WriteFile(p, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			rep.emerg(fmt.Errorf(`open() "%s" failed%s`, p, parser.Errno(err)))
+			return 1
+		}
+		defer os.Remove(p)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
 	defer stop()
 	if err := rt.Serve(ctx); err != nil {

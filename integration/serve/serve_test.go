@@ -143,3 +143,35 @@ func TestBuiltin(t *testing.T) {
 		t.Errorf("built-in page: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 }
+
+// pid writes the pid file (relative to the prefix) while edge runs and
+// removes it when edge stops; "daemon off" is what edge does anyway, and
+// "daemon on" waits for its issue.
+func TestPidDaemon(t *testing.T) {
+	prefix := t.TempDir()
+	os.MkdirAll(filepath.Join(prefix, "run"), 0o755)
+	port := harness.FreePort(t)
+	conf := writeConf(t, fmt.Sprintf("daemon off;\npid run/edge.pid;\nevents {}\nhttp {\n    access_log off;\n    server { listen 127.0.0.1:%d; return 204; }\n}\n", port))
+	cmd := harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-p", prefix, "-c", conf)
+	pidFile := filepath.Join(prefix, "run", "edge.pid")
+	if data, err := os.ReadFile(pidFile); err != nil || string(data) != fmt.Sprintf("%d\n", cmd.Process.Pid) {
+		t.Errorf("pid file: %q, %v; want %d", data, err, cmd.Process.Pid)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Process.Wait()
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Errorf("pid file left behind: %v", err)
+	}
+
+	conf = writeConf(t, "daemon on;\nevents {}\nhttp {\n    server { listen 127.0.0.1:1; }\n}\n")
+	res := harness.Run(t, 10*time.Second, edgeBin, "-c", conf, "-p", t.TempDir())
+	want := `edge: [emerg] "daemon" directive is not served yet (planned in issue #5, for "daemon on"); "edge -t" accepts it in ` + conf + ":1\n"
+	if res.Code != 1 || res.Stderr != want {
+		t.Errorf("daemon on: code %d, stderr %q; want 1, %q", res.Code, res.Stderr, want)
+	}
+	conf = writeConf(t, "pid /nonexistent/dir/edge.pid;\nevents {}\nhttp {\n    access_log off;\n    server { listen 127.0.0.1:1; }\n}\n")
+	res = harness.Run(t, 10*time.Second, edgeBin, "-c", conf, "-p", t.TempDir())
+	if want := "edge: [emerg] open() \"/nonexistent/dir/edge.pid\" failed (2: No such file or directory)\n"; res.Code != 1 || res.Stderr != want {
+		t.Errorf("bad pid path: code %d, stderr %q; want 1, %q", res.Code, res.Stderr, want)
+	}
+}
