@@ -203,6 +203,9 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.AuthBasic.merge(&parent.AuthBasic)
 	mergeAccessLogs(loc, parent)
 	loc.Keepalive.Merge(parent.Keepalive, Keepalive{Timeout: 75 * time.Second, Header: -1})
+	if h := loc.Keepalive.Value.Header; h >= 0 {
+		loc.keepAliveHeader = []string{"timeout=" + strconv.FormatInt(int64(h/time.Second), 10)}
+	}
 	loc.KeepaliveRequests.Merge(parent.KeepaliveRequests, 1000)
 	loc.KeepaliveTime.Merge(parent.KeepaliveTime, time.Hour)
 	loc.serverHeader, loc.errorTail = serverTokens(loc.ServerTokens.Value)

@@ -208,8 +208,8 @@ func keepaliveHeaders(hdr http.Header, rq *request, loc *LocationConf) {
 		hdr["Connection"] = connectionClose
 		return
 	}
-	if k.Header >= 0 && !rq.r.Close {
-		hdr["Keep-Alive"] = []string{"timeout=" + strconv.FormatInt(int64(k.Header/time.Second), 10)}
+	if loc.keepAliveHeader != nil && !rq.r.Close {
+		hdr["Keep-Alive"] = loc.keepAliveHeader
 	}
 }
 

@@ -179,6 +179,7 @@ type LocationConf struct {
 	// Keepalive is keepalive_timeout, KeepaliveRequests and KeepaliveTime
 	// the limits of a connection's requests and lifetime.
 	Keepalive         conf.Setting[Keepalive]
+	keepAliveHeader   []string // the Keep-Alive header's value, nil for none
 	KeepaliveRequests conf.Setting[int64]
 	KeepaliveTime     conf.Setting[time.Duration]
 	// accessLogs are the access_log directives of the level (inherited
