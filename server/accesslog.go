@@ -48,31 +48,23 @@ func mergeAccessLogs(loc, parent *LocationConf) {
 // between levels and with the error logs. Without any access_log the
 // http level logs "combined" to standard output (nginx: its log file).
 func (rt *Runtime) openAccessLogs(m *MainConf) error {
-	var visit func(l *LocationConf) error
-	visit = func(l *LocationConf) error {
-		for i := range l.accessLogs {
-			a := &l.accessLogs[i]
-			if a.w != nil {
-				continue
-			}
-			w, err := rt.openLog(m, a.path)
-			if err != nil {
-				return err
-			}
-			a.w = w
-		}
-		for _, in := range l.levels() {
-			if err := visit(in); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	for _, srv := range m.HTTP.Servers {
-		for _, l := range append([]*LocationConf{srv.Loc}, srv.Locations...) {
-			if err := visit(l); err != nil {
-				return err
+		err := srv.eachLevel(func(l *LocationConf) error {
+			for i := range l.accessLogs {
+				a := &l.accessLogs[i]
+				if a.w != nil {
+					continue
+				}
+				w, err := rt.openLog(m, a.path)
+				if err != nil {
+					return err
+				}
+				a.w = w
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil

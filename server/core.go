@@ -214,6 +214,29 @@ func mergeLocation(loc, parent *LocationConf) {
 	}
 }
 
+// eachLevel calls fn on every level of the server: its own, its
+// locations and, depth first, the levels inside them.
+func (srv *ServerConf) eachLevel(fn func(*LocationConf) error) error {
+	var visit func(l *LocationConf) error
+	visit = func(l *LocationConf) error {
+		if err := fn(l); err != nil {
+			return err
+		}
+		for _, in := range l.levels() {
+			if err := visit(in); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, l := range append([]*LocationConf{srv.Loc}, srv.Locations...) {
+		if err := visit(l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // levels are the levels written inside a location: its nested locations,
 // its if blocks and its limit_except.
 func (l *LocationConf) levels() []*LocationConf {

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"edge/internal/errlog"
-	"edge/parser"
 )
 
 // The error log while serving: every level's error_log opened once per
@@ -23,23 +21,11 @@ import (
 func (rt *Runtime) openErrorLogs(m *MainConf) error {
 	rt.files = map[string]*os.File{}
 	open := func(t logTarget) (*errlog.Logger, error) {
-		var w io.Writer = os.Stderr
-		if t.path != "stderr" {
-			path := t.path
-			if !strings.HasPrefix(path, "/") {
-				path = m.Prefix + path
-			}
-			f, ok := rt.files[path]
-			if !ok {
-				var err error
-				if f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err != nil {
-					return nil, fmt.Errorf(`open() "%s" failed%s`, path, parser.Errno(err))
-				}
-				rt.files[path] = f
-			}
-			w = f
+		f, err := rt.openLog(m, t.path)
+		if err != nil {
+			return nil, err
 		}
-		return &errlog.Logger{W: w, Level: t.level}, nil
+		return &errlog.Logger{W: f, Level: t.level}, nil
 	}
 	openAll := func(ts []logTarget) ([]*errlog.Logger, error) {
 		var out []*errlog.Logger
@@ -63,28 +49,18 @@ func (rt *Runtime) openErrorLogs(m *MainConf) error {
 	if m.HTTP == nil {
 		return nil
 	}
-	var visit func(l *LocationConf) error
-	visit = func(l *LocationConf) error {
-		if len(l.ErrorLogs) == 0 {
-			l.loggers = main
-		} else if l.loggers, err = openAll(l.ErrorLogs); err != nil {
-			return err
-		}
-		for _, in := range l.levels() {
-			if err := visit(in); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	for _, srv := range m.HTTP.Servers {
-		if err := visit(srv.Loc); err != nil {
-			return err
-		}
-		for _, l := range srv.Locations {
-			if err := visit(l); err != nil {
-				return err
+		err := srv.eachLevel(func(l *LocationConf) error {
+			if len(l.ErrorLogs) == 0 {
+				l.loggers = main
+				return nil
 			}
+			var err error
+			l.loggers, err = openAll(l.ErrorLogs)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil

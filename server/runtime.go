@@ -50,18 +50,11 @@ type listener struct {
 // zero timeout still closes, with "Connection: close").
 func idleTimeout(a *ListenAddr) time.Duration {
 	var longest time.Duration
-	var visit func(l *LocationConf)
-	visit = func(l *LocationConf) {
-		longest = max(longest, l.Keepalive.Value.Timeout)
-		for _, in := range l.levels() {
-			visit(in)
-		}
-	}
 	for _, srv := range a.Servers {
-		visit(srv.Loc)
-		for _, l := range srv.Locations {
-			visit(l)
-		}
+		srv.eachLevel(func(l *LocationConf) error {
+			longest = max(longest, l.Keepalive.Value.Timeout)
+			return nil
+		})
 	}
 	return max(longest, time.Millisecond)
 }
