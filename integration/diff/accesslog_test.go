@@ -50,17 +50,9 @@ func TestAccessLog(t *testing.T) {
 	os.MkdirAll(www, 0o755)
 	os.WriteFile(filepath.Join(www, "a.txt"), []byte("hello"), 0o644)
 	start := func(name, bin string) (int, string) {
-		port := harness.FreePort(t)
 		logs := filepath.Join(dir, name)
 		os.MkdirAll(logs, 0o755)
-		conf := filepath.Join(dir, name+".conf")
-		os.WriteFile(conf, []byte(fmt.Sprintf(accessLogConf, port, logs, www)), 0o644)
-		args := []string{"-p", dir + "/", "-c", conf}
-		if name == "nginx" {
-			args = append(args, "-g", "daemon off; master_process off; pid "+dir+"/nginx.pid;")
-		}
-		harness.Start(t, bin, fmt.Sprintf("127.0.0.1:%d", port), args...)
-		return port, logs
+		return startServer(t, bin, name, dir, func(port int) string { return fmt.Sprintf(accessLogConf, port, logs, www) }), logs
 	}
 	nport, nlogs := start("nginx", nginx)
 	eport, elogs := start("edge", edgeBin)

@@ -24,6 +24,20 @@ var edgeBin string
 
 func TestMain(m *testing.M) { os.Exit(harness.RunWithEdge(m, &edgeBin)) }
 
+// startServer writes the configuration conf gives for a free port to
+// dir/NAME.conf and starts bin (nginx in the foreground, or edge) on it.
+func startServer(t *testing.T, bin, name, dir string, conf func(port int) string) int {
+	port := harness.FreePort(t)
+	file := filepath.Join(dir, name+".conf")
+	os.WriteFile(file, []byte(conf(port)), 0o644)
+	args := []string{"-p", dir + "/", "-c", file}
+	if name == "nginx" {
+		args = append(args, "-g", "daemon off; master_process off; pid "+dir+"/nginx.pid;")
+	}
+	harness.Start(t, bin, fmt.Sprintf("127.0.0.1:%d", port), args...)
+	return port
+}
+
 // verdict is the outcome of `-t`: accepted, or the first error's message
 // and line.
 type verdict struct {

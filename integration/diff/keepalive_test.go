@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -32,18 +30,8 @@ http {
 func TestKeepalive(t *testing.T) {
 	nginx := harness.Require(t, "nginx", "nginx")
 	dir := t.TempDir()
-	start := func(name, bin string) int {
-		port := harness.FreePort(t)
-		conf := filepath.Join(dir, name+".conf")
-		os.WriteFile(conf, []byte(fmt.Sprintf(keepaliveConf, port, dir)), 0o644)
-		args := []string{"-p", dir + "/", "-c", conf}
-		if name == "nginx" {
-			args = append(args, "-g", "daemon off; master_process off; pid "+dir+"/nginx.pid;")
-		}
-		harness.Start(t, bin, fmt.Sprintf("127.0.0.1:%d", port), args...)
-		return port
-	}
-	nport, eport := start("nginx", nginx), start("edge", edgeBin)
+	conf := func(port int) string { return fmt.Sprintf(keepaliveConf, port, dir) }
+	nport, eport := startServer(t, nginx, "nginx", dir, conf), startServer(t, edgeBin, "edge", dir, conf)
 	// Each sequence runs on a fresh connection: one client, one connection.
 	run := func(port int, paths ...string) string {
 		tr := &http.Transport{MaxConnsPerHost: 1}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -154,18 +152,12 @@ http {
 func TestRouting(t *testing.T) {
 	nginx := harness.Require(t, "nginx", "nginx")
 	dir := t.TempDir()
-	nport, eport := harness.FreePort(t), harness.FreePort(t)
-	write := func(name string, port int) string {
-		f := filepath.Join(dir, name)
-		if err := os.WriteFile(f, []byte(fmt.Sprintf(routingConf, port)), 0o644); err != nil {
-			t.Fatal(err)
+	conf := func(name string) func(int) string {
+		return func(port int) string {
+			return "error_log " + dir + "/" + name + "-error.log;\n" + fmt.Sprintf(routingConf, port)
 		}
-		return f
 	}
-	nconf, econf := write("nginx.conf", nport), write("edge.conf", eport)
-	harness.Start(t, nginx, fmt.Sprintf("127.0.0.1:%d", nport), "-p", dir+"/", "-c", nconf,
-		"-g", "daemon off; master_process off; pid "+dir+"/nginx.pid; error_log "+dir+"/nginx-error.log;")
-	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", eport), "-p", dir+"/", "-c", econf)
+	nport, eport := startServer(t, nginx, "nginx", dir, conf("nginx")), startServer(t, edgeBin, "edge", dir, conf("edge"))
 
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(port int, host, path string, header ...string) string {

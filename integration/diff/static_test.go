@@ -179,15 +179,12 @@ func TestStatic(t *testing.T) {
 	}, "\n") + "\n"
 	os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(users), 0o644)
 
-	nport, eport := harness.FreePort(t), harness.FreePort(t)
-	write := func(name string, port int) string {
-		f := filepath.Join(dir, name)
-		os.WriteFile(f, []byte(fmt.Sprintf(staticConf, port, www, filepath.Join(dir, name+".error.log"))), 0o644)
-		return f
+	conf := func(name string) func(int) string {
+		return func(port int) string {
+			return fmt.Sprintf(staticConf, port, www, filepath.Join(dir, name+".error.log"))
+		}
 	}
-	harness.Start(t, nginx, fmt.Sprintf("127.0.0.1:%d", nport), "-p", dir+"/", "-c", write("nginx.conf", nport),
-		"-g", "daemon off; master_process off; pid "+dir+"/nginx.pid;")
-	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", eport), "-p", dir+"/", "-c", write("edge.conf", eport))
+	nport, eport := startServer(t, nginx, "nginx", dir, conf("nginx")), startServer(t, edgeBin, "edge", dir, conf("edge"))
 
 	etag := fmt.Sprintf(`"%x-%x"`, old.Unix(), len(files["sub/file.txt"]))
 	lastMod := old.Format(http.TimeFormat)
@@ -346,7 +343,7 @@ func TestStatic(t *testing.T) {
 	}
 	// The error logs say the same, in the same order.
 	time.Sleep(100 * time.Millisecond) // nginx writes its log as it goes; let it finish
-	nlog, elog := errorLines(t, filepath.Join(dir, "nginx.conf.error.log"), nport), errorLines(t, filepath.Join(dir, "edge.conf.error.log"), eport)
+	nlog, elog := errorLines(t, filepath.Join(dir, "nginx.error.log"), nport), errorLines(t, filepath.Join(dir, "edge.error.log"), eport)
 	if strings.Join(nlog, "\n") != strings.Join(elog, "\n") {
 		t.Errorf("error logs differ:\nnginx:\n%s\nedge:\n%s", strings.Join(nlog, "\n"), strings.Join(elog, "\n"))
 	}
