@@ -1,8 +1,6 @@
 package server
 
 import (
-	"net"
-	"net/http"
 	"net/netip"
 
 	"edge/internal/conf"
@@ -51,15 +49,13 @@ func setAccess(s *conf.Scope, d *parser.Directive) error {
 
 // access is ngx_http_access_handler: the first rule that matches the
 // client decides; none matching allows.
-func (loc *LocationConf) access(r *http.Request) bool {
+func (loc *LocationConf) access(c *conn) bool {
 	if len(loc.Access) == 0 {
 		return true
 	}
 	var addr netip.Addr
-	unix := false
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && a.Network() == "unix" {
-		unix = true
-	} else if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+	unix := c.unix
+	if ap, err := netip.ParseAddrPort(c.remote); err == nil {
 		addr = ap.Addr().Unmap()
 	}
 	for _, rule := range loc.Access {

@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -158,29 +157,6 @@ func appendLogEscape(b []byte, s string) []byte {
 	}
 	return b
 }
-
-// responseWriter counts what the body sends, for $body_bytes_sent; it
-// lives in the request, so that counting costs no allocation.
-type responseWriter struct {
-	http.ResponseWriter
-	body int64
-}
-
-func (w *responseWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
-	w.body += int64(n)
-	return n, err
-}
-
-// ReadFrom keeps net/http's sendfile path.
-func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
-	n, err := io.Copy(w.ResponseWriter, r)
-	w.body += n
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // requestTime is $request_time: seconds with milliseconds.
 func (rq *request) requestTime() string {

@@ -58,7 +58,7 @@ func (a *AuthBasic) merge(parent *AuthBasic) {
 
 // authBasic is ngx_http_auth_basic_handler: 0 lets the request through,
 // else the status to finish with (401 carries the realm).
-func (rq *request) authBasic(w http.ResponseWriter) int {
+func (rq *request) authBasic(w *response) int {
 	a := &rq.loc.AuthBasic
 	if a.Realm == nil || a.UserFile == nil {
 		return 0
@@ -102,8 +102,8 @@ func (rq *request) authBasic(w http.ResponseWriter) int {
 	return 0
 }
 
-func challenge(w http.ResponseWriter, realm string) int {
-	w.Header()["Www-Authenticate"] = []string{`Basic realm="` + realm + `"`}
+func challenge(w *response, realm string) int {
+	w.Header().Set("WWW-Authenticate", `Basic realm="`+realm+`"`)
 	return http.StatusUnauthorized
 }
 
@@ -111,7 +111,7 @@ func challenge(w http.ResponseWriter, realm string) int {
 // header, read as ngx_http_auth_basic_user does: an empty user or no
 // colon is no credentials, and the password ends at a NUL (C strings).
 func (rq *request) basicCredentials() (user, password string, ok bool) {
-	v := rq.r.Header.Get("Authorization")
+	v := rq.in.header("Authorization")
 	if len(v) < 6 || !strings.EqualFold(v[:6], "Basic ") {
 		return "", "", false
 	}

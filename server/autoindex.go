@@ -56,7 +56,7 @@ type dirEntry struct {
 // autoindex answers a directory URI (GET or HEAD) with its listing, as
 // ngx_http_autoindex_handler does once the index module found no index
 // file. dir is the directory's path with its trailing slash.
-func (h handler) autoindex(w http.ResponseWriter, rq *request, dir string) int {
+func autoindex(w *response, rq *request, dir string) int {
 	a := &rq.loc.Autoindex
 	format, callback := a.Format.Value, ""
 	if format == "jsonp" {
@@ -115,6 +115,7 @@ func (h handler) autoindex(w http.ResponseWriter, rq *request, dir string) int {
 		return list[i].name < list[j].name
 	})
 	var body []byte
+	rq.sendContinue()
 	hdr := w.Header()
 	switch format {
 	case "json", "jsonp":
@@ -136,10 +137,7 @@ func (h handler) autoindex(w http.ResponseWriter, rq *request, dir string) int {
 	headersFilter(w, rq, http.StatusOK)
 	w.WriteHeader(http.StatusOK)
 	// nginx sends the listing without a length: chunked.
-	http.NewResponseController(w).Flush()
-	if rq.method != http.MethodHead {
-		w.Write(body)
-	}
+	w.Write(body)
 	return 0
 }
 

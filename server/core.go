@@ -62,6 +62,15 @@ var CoreCommands = []conf.Command{
 	{Name: "keepalive_time", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: setKeepaliveTime},
 	{Name: "server_tokens", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.EnumSlot(func(s *conf.Scope) *conf.Setting[string] { return &locOf(s).ServerTokens }, "off", "on", "build")},
 	{Name: "client_max_body_size", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.OffsetSlot(func(s *conf.Scope) *conf.Setting[int64] { return &locOf(s).ClientMaxBodySize })},
+	{Name: "client_header_timeout", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.Take1, Module: "ngx_http_core_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &locOf(s).ClientHeaderTimeout })},
+	{Name: "client_header_buffer_size", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.Take1, Module: "ngx_http_core_module", Set: conf.SizeSlot(func(s *conf.Scope) *conf.Setting[int64] { return &locOf(s).ClientHeaderBufferSize })},
+	{Name: "large_client_header_buffers", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.Take2, Module: "ngx_http_core_module", Set: conf.BufsSlot(func(s *conf.Scope) *conf.Setting[conf.Bufs] { return &locOf(s).LargeClientHeaderBuffers })},
+	{Name: "ignore_invalid_headers", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).IgnoreInvalidHeaders })},
+	{Name: "merge_slashes", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).MergeSlashes })},
+	{Name: "underscores_in_headers", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).UnderscoresInHeaders })},
+	{Name: "client_body_timeout", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &locOf(s).ClientBodyTimeout })},
+	{Name: "send_timeout", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &locOf(s).SendTimeout })},
+	{Name: "msie_padding", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).MsiePadding })},
 	{Name: "root", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
 	{Name: "alias", Type: conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
 	{Name: "daemon", Once: true, Type: conf.Main | conf.Flag, Module: "ngx_core_module", Set: setDaemon},
@@ -204,10 +213,19 @@ func mergeLocation(loc, parent *LocationConf) {
 	mergeAccessLogs(loc, parent)
 	loc.Keepalive.Merge(parent.Keepalive, Keepalive{Timeout: 75 * time.Second, Header: -1})
 	if h := loc.Keepalive.Value.Header; h >= 0 {
-		loc.keepAliveHeader = []string{"timeout=" + strconv.FormatInt(int64(h/time.Second), 10)}
+		loc.keepAliveHeader = "timeout=" + strconv.FormatInt(int64(h/time.Second), 10)
 	}
 	loc.KeepaliveRequests.Merge(parent.KeepaliveRequests, 1000)
 	loc.KeepaliveTime.Merge(parent.KeepaliveTime, time.Hour)
+	loc.ClientHeaderTimeout.Merge(parent.ClientHeaderTimeout, 60*time.Second)
+	loc.ClientHeaderBufferSize.Merge(parent.ClientHeaderBufferSize, 1<<10)
+	loc.LargeClientHeaderBuffers.Merge(parent.LargeClientHeaderBuffers, conf.Bufs{Num: 4, Size: 8 << 10})
+	loc.IgnoreInvalidHeaders.Merge(parent.IgnoreInvalidHeaders, true)
+	loc.MergeSlashes.Merge(parent.MergeSlashes, true)
+	loc.UnderscoresInHeaders.Merge(parent.UnderscoresInHeaders, false)
+	loc.ClientBodyTimeout.Merge(parent.ClientBodyTimeout, 60*time.Second)
+	loc.SendTimeout.Merge(parent.SendTimeout, 60*time.Second)
+	loc.MsiePadding.Merge(parent.MsiePadding, true)
 	loc.serverHeader, loc.errorTail = serverTokens(loc.ServerTokens.Value)
 	for _, in := range loc.levels() {
 		mergeLocation(in, loc)

@@ -1,14 +1,9 @@
 package server
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"edge/internal/errlog"
 )
@@ -73,21 +68,6 @@ func (rt *Runtime) closeFiles() {
 	}
 }
 
-// connKey carries a connection's state.
-type connKey struct{}
-
-// connState is a connection's number (nginx's "*N" in its lines), its
-// start and its requests so far.
-type connState struct {
-	id       uint64
-	start    time.Time
-	requests atomic.Int64
-}
-
-func (rt *Runtime) connContext(ctx context.Context, _ net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, &connState{id: rt.conns.Add(1), start: time.Now()})
-}
-
 // log writes a request's error to its location's error logs, as
 // ngx_http_log_error does: "*N message, client: …, server: …, request:
 // "…", host: "…"".
@@ -96,40 +76,26 @@ func (rq *request) log(level errlog.Level, format string, args ...any) {
 		if !l.Enabled(level) {
 			continue
 		}
-		var id uint64
-		if c := rq.conn(); c != nil {
-			id = c.id
-		}
-		client, _ := splitAddr(rq.r.RemoteAddr)
 		var b strings.Builder
-		fmt.Fprintf(&b, "*%d ", id)
+		fmt.Fprintf(&b, "*%d ", rq.c.id)
 		fmt.Fprintf(&b, format, args...)
-		fmt.Fprintf(&b, ", client: %s, server: %s, request: \"%s %s %s\"", client, rq.srv.firstName(), rq.r.Method, rq.r.RequestURI, rq.r.Proto)
-		if h := rq.r.Host; h != "" {
-			fmt.Fprintf(&b, ", host: \"%s\"", h)
-		}
-		if ref := rq.r.Header.Get("Referer"); ref != "" {
-			fmt.Fprintf(&b, ", referrer: \"%s\"", ref)
-		}
+		rq.logSuffix(&b)
 		l.Log(level, "%s", b.String())
 	}
 }
 
-// logWriter is http.Server's ErrorLog: what net/http itself reports
-// (a handler's panic among them) goes to the main error log at alert.
-type logWriter struct{ rt *Runtime }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	for _, l := range w.rt.mainLog {
-		l.Log(errlog.Alert, "%s", strings.TrimSuffix(string(p), "\n"))
+// logSuffix is ngx_http_log_error's: client, server, request, host and
+// referrer, as far as they are known.
+func (rq *request) logSuffix(b *strings.Builder) {
+	client, _ := splitAddr(rq.c.remote)
+	fmt.Fprintf(b, ", client: %s, server: %s", client, rq.srv.firstName())
+	if rq.in.requestLine != "" {
+		fmt.Fprintf(b, ", request: \"%s\"", rq.in.requestLine)
 	}
-	return len(p), nil
-}
-
-var _ http.Handler = handler{}
-
-// conn is the request's connection state (nil outside a server, in tests).
-func (rq *request) conn() *connState {
-	c, _ := rq.r.Context().Value(connKey{}).(*connState)
-	return c
+	if rq.in.hostHeader {
+		fmt.Fprintf(b, ", host: \"%s\"", rq.in.header("Host"))
+	}
+	if ref := rq.in.header("Referer"); ref != "" {
+		fmt.Fprintf(b, ", referrer: \"%s\"", ref)
+	}
 }

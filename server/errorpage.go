@@ -86,7 +86,7 @@ func setInternal(s *conf.Scope, _ *parser.Directive) error {
 // handler does: the location's error_page for it, if any (once, unless
 // recursive_error_pages), else nginx's page. It reports an internal
 // redirect for the caller to follow.
-func fail(w http.ResponseWriter, rq *request, code int) (redirect bool) {
+func fail(w *response, rq *request, code int) (redirect bool) {
 	loc := rq.loc
 	if !rq.errorPaged && rq.redirects <= 10 {
 		for i := range loc.ErrorPages {

@@ -121,12 +121,12 @@ func safeStatus(code int) bool {
 
 // headersFilter is ngx_http_headers_filter: expires, then add_header,
 // for the answer with status code about to be sent.
-func headersFilter(w http.ResponseWriter, rq *request, code int) {
+func headersFilter(w *response, rq *request, code int) {
 	rq.statusCode = code
 	loc := rq.loc
 	hdr := w.Header()
-	hdr["Server"] = loc.serverHeader
-	keepaliveHeaders(hdr, rq, loc)
+	hdr.Set("Server", loc.serverHeader)
+	keepaliveHeaders(w, rq, loc)
 	safe := safeStatus(code)
 	if e := loc.Expires.Value; safe && e.kind != expiresOff {
 		setExpiresHeaders(hdr, e)
@@ -139,19 +139,16 @@ func headersFilter(w http.ResponseWriter, rq *request, code int) {
 		if v == "" {
 			continue
 		}
-		switch strings.ToLower(ah.name) {
-		case "last-modified":
-			hdr.Set(ah.name, v)
-		case "etag":
-			hdr["ETag"] = []string{v}
-		default:
-			hdr[http.CanonicalHeaderKey(ah.name)] = append(hdr[http.CanonicalHeaderKey(ah.name)], v)
+		if sameName(ah.name, "Last-Modified") || sameName(ah.name, "ETag") {
+			hdr.Set(ah.name, v) // nginx replaces these
+			continue
 		}
+		hdr.Add(ah.name, v)
 	}
 }
 
 // setExpiresHeaders is ngx_http_set_expires.
-func setExpiresHeaders(hdr http.Header, e Expires) {
+func setExpiresHeaders(hdr *fields, e Expires) {
 	now := time.Now().Truncate(time.Second) // nginx's clock has seconds
 	var at time.Time
 	var cc string
@@ -201,16 +198,12 @@ func setExpiresHeaders(hdr http.Header, e Expires) {
 // says so (keepalive_timeout 0, keepalive_requests or keepalive_time
 // reached), as ngx_http_finalize_connection does, and sends the
 // Keep-Alive header of keepalive_timeout's second value.
-func keepaliveHeaders(hdr http.Header, rq *request, loc *LocationConf) {
+func keepaliveHeaders(w *response, rq *request, loc *LocationConf) {
 	k := loc.Keepalive.Value
-	c := rq.conn()
-	if k.Timeout == 0 || c != nil && (c.requests.Load() >= loc.KeepaliveRequests.Value || time.Since(c.start) > loc.KeepaliveTime.Value) {
-		hdr["Connection"] = connectionClose
+	c := rq.c
+	if k.Timeout == 0 || c.requests >= loc.KeepaliveRequests.Value || time.Since(c.start) > loc.KeepaliveTime.Value {
+		w.close = true
 		return
 	}
-	if loc.keepAliveHeader != nil && !rq.r.Close {
-		hdr["Keep-Alive"] = loc.keepAliveHeader
-	}
+	w.keepAlive = loc.keepAliveHeader
 }
-
-var connectionClose = []string{"close"}

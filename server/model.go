@@ -172,14 +172,14 @@ type LocationConf struct {
 	// ServerTokens is server_tokens; serverHeader and errorTail are what
 	// it puts in the Server header and the built-in error pages.
 	ServerTokens conf.Setting[string]
-	serverHeader []string
+	serverHeader string
 	errorTail    string
 	Autoindex    Autoindex
 	AuthBasic    AuthBasic
 	// Keepalive is keepalive_timeout, KeepaliveRequests and KeepaliveTime
 	// the limits of a connection's requests and lifetime.
 	Keepalive         conf.Setting[Keepalive]
-	keepAliveHeader   []string // the Keep-Alive header's value, nil for none
+	keepAliveHeader   string // the Keep-Alive header's value, "" for none
 	KeepaliveRequests conf.Setting[int64]
 	KeepaliveTime     conf.Setting[time.Duration]
 	// accessLogs are the access_log directives of the level (inherited
@@ -191,6 +191,21 @@ type LocationConf struct {
 	// their method is not in limitAllowed.
 	limitExcept  *LocationConf
 	limitAllowed map[string]bool
+	// The head is read with the default server's ClientHeaderTimeout,
+	// ClientHeaderBufferSize, LargeClientHeaderBuffers, IgnoreInvalidHeaders, MergeSlashes and
+	// UnderscoresInHeaders (server-level settings in nginx).
+	ClientHeaderTimeout      conf.Setting[time.Duration]
+	ClientHeaderBufferSize   conf.Setting[int64]
+	LargeClientHeaderBuffers conf.Setting[conf.Bufs]
+	IgnoreInvalidHeaders     conf.Setting[bool]
+	MergeSlashes             conf.Setting[bool]
+	UnderscoresInHeaders     conf.Setting[bool]
+	// ClientBodyTimeout and SendTimeout bound the wait between two
+	// reads of the body and two writes of the answer.
+	ClientBodyTimeout conf.Setting[time.Duration]
+	SendTimeout       conf.Setting[time.Duration]
+	// MsiePadding pads error pages for MSIE and Chrome (msie_padding).
+	MsiePadding conf.Setting[bool]
 	// ClientMaxBodySize is client_max_body_size (0: no limit).
 	ClientMaxBodySize conf.Setting[int64]
 }

@@ -5,8 +5,6 @@ import (
 	"edge/internal/errlog"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -35,28 +33,31 @@ type Runtime struct {
 	conns     atomic.Uint64       // connections accepted, for "*N"
 }
 
-// listener is a listen address compiled: its servers' names.
+// listener is a listen address compiled: its servers' names, how heads
+// are read on it, and its open connections.
 type listener struct {
+	rt     *Runtime
 	addr   *ListenAddr
 	names  *serverNames
-	slots  int
-	prefix string
-	idle   time.Duration // how long an idle connection waits
+	slots  int    // configuration variables a request holds
+	prefix string // nginx's prefix (-p), with its slash
+	// head and headerTimeout are the default server's settings.
+	head          headOptions
+	headerTimeout time.Duration
+
+	// mu guards conns and closed.
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
 }
 
-// idleTimeout is the longest keepalive_timeout of the address's servers:
-// net/http waits the same time after any request of a connection, where
-// nginx waits the time of the location that answered the last one (a
-// zero timeout still closes, with "Connection: close").
-func idleTimeout(a *ListenAddr) time.Duration {
-	var longest time.Duration
-	for _, srv := range a.Servers {
-		srv.eachLevel(func(l *LocationConf) error {
-			longest = max(longest, l.Keepalive.Value.Timeout)
-			return nil
-		})
-	}
-	return max(longest, time.Millisecond)
+func newListener(rt *Runtime, a *ListenAddr, h *HTTPConf, prefix string) *listener {
+	d := a.Default.Loc
+	bufs := d.LargeClientHeaderBuffers.Value
+	return &listener{rt: rt, addr: a, names: compileServerNames(a), slots: h.vars.defined, prefix: prefix,
+		head: headOptions{underscores: d.UnderscoresInHeaders.Value, ignoreInvalid: d.IgnoreInvalidHeaders.Value,
+			mergeSlashes: d.MergeSlashes.Value, firstSize: int(d.ClientHeaderBufferSize.Value), largeSize: int(bufs.Size), largeNum: bufs.Num},
+		headerTimeout: d.ClientHeaderTimeout.Value, conns: map[net.Conn]struct{}{}}
 }
 
 // Compile checks that everything in m can be served and builds a Runtime.
@@ -138,7 +139,7 @@ func build(m *MainConf) (*Runtime, error) {
 	rt := &Runtime{listeners: map[string]*listener{}}
 	if m.HTTP != nil {
 		for _, a := range m.HTTP.Addrs {
-			rt.listeners[a.Address] = &listener{addr: a, names: compileServerNames(a), slots: m.HTTP.vars.defined, prefix: m.Prefix, idle: idleTimeout(a)}
+			rt.listeners[a.Address] = newListener(rt, a, m.HTTP, m.Prefix)
 			rt.order = append(rt.order, a.Address)
 		}
 		for _, srv := range m.HTTP.Servers {
@@ -163,75 +164,111 @@ func build(m *MainConf) (*Runtime, error) {
 // Addresses lists the listen addresses, in configuration order.
 func (rt *Runtime) Addresses() []string { return rt.order }
 
-// Serve listens on every address and serves until ctx ends.
+// Serve listens on every address and serves until ctx ends; then it
+// closes the listeners and every connection.
 func (rt *Runtime) Serve(ctx context.Context) error {
 	defer rt.closeFiles()
-	var servers []*http.Server
-	var wg sync.WaitGroup
-	errc := make(chan error, len(rt.order))
+	var lns []net.Listener
 	for _, addr := range rt.order {
 		a := rt.listeners[addr]
 		ln, err := net.Listen(a.addr.Network, a.addr.Address)
 		if err != nil {
-			for _, s := range servers {
-				s.Close()
+			for _, ln := range lns {
+				ln.Close()
 			}
 			return fmt.Errorf("bind() to %s failed%s", a.addr.Text, parser.Errno(err))
 		}
-		hs := &http.Server{Handler: handler{names: a.names, slots: a.slots, prefix: a.prefix},
-			ReadHeaderTimeout: 60 * time.Second, IdleTimeout: a.idle,
-			ConnContext: rt.connContext, ErrorLog: log.New(logWriter{rt}, "", 0)}
-		servers = append(servers, hs)
+		lns = append(lns, ln)
+	}
+	errc := make(chan error, len(lns))
+	var wg sync.WaitGroup
+	for i, ln := range lns {
+		l := rt.listeners[rt.order[i]]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
+			errc <- l.accept(ln)
 		}()
 	}
+	var err error
 	select {
 	case <-ctx.Done():
-	case err := <-errc:
-		for _, s := range servers {
-			s.Close()
-		}
-		wg.Wait()
-		return err
+	case err = <-errc:
 	}
-	for _, s := range servers {
-		s.Close()
+	for _, ln := range lns {
+		ln.Close()
+	}
+	for _, addr := range rt.order {
+		rt.listeners[addr].closeConns()
 	}
 	wg.Wait()
-	return nil
+	return err
 }
 
-// handler answers the requests of one listen address.
-type handler struct {
-	names  *serverNames
-	slots  int    // configuration variables a request holds
-	prefix string // nginx's prefix (-p), with its slash
+// accept takes the listener's connections until it is closed. A failed
+// accept (out of descriptors) is logged as nginx logs it and retried
+// after a pause, as nginx disables accepting for a while.
+func (l *listener) accept(ln net.Listener) error {
+	for {
+		nc, err := ln.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			for _, lg := range l.rt.mainLog {
+				lg.Log(errlog.Crit, "accept() failed%s", parser.Errno(err))
+			}
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if !l.track(nc) {
+			nc.Close()
+			return nil
+		}
+		go l.serveConn(nc)
+	}
 }
 
-// ServeHTTP picks the server by Host and runs its rewrite directives
+// track records a connection, so that closing the listener can close it;
+// it reports false once the listener is closed.
+func (l *listener) track(nc net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.conns[nc] = struct{}{}
+	return true
+}
+
+func (l *listener) forget(c *conn) {
+	l.mu.Lock()
+	delete(l.conns, c.nc)
+	l.mu.Unlock()
+}
+
+func (l *listener) closeConns() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	for nc := range l.conns {
+		nc.Close()
+	}
+}
+
+// handle picks the server by Host and runs its rewrite directives
 // (nginx's server rewrite phase), then finds the location and runs its
 // own; a changed URI searches the locations again, ten times at most
 // (nginx's internal redirection limit).
-func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	host, valid := validateHost(r.Host)
-	srv, re := h.names.find(host)
-	rq, ok := newRequest(r, srv, h.slots)
-	rq.loc, rq.prefix, rq.hostName = srv.Loc, h.prefix, host
-	rq.rw.ResponseWriter = w
-	w = &rq.rw
-	if c := rq.conn(); c != nil {
-		c.requests.Add(1)
-	}
+func (l *listener) handle(rq *request) {
+	in := &rq.in
+	rq.uri, rq.args, rq.method, rq.prefix = in.path, in.args, in.method, l.prefix
+	rq.rw.noBody = in.method == http.MethodHead
+	host, _ := validateHost(in.host) // checked with the head
+	srv, re := l.names.find(host)
+	rq.srv, rq.loc, rq.hostName = srv, srv.Loc, host
+	w := &rq.rw
 	defer rq.logRequest()
-	if !ok || !valid {
-		errorPage(w, rq, http.StatusBadRequest)
-		return
-	}
 	if re != nil {
 		rq.match = &regexMatch{re: re, subject: host, idx: re.match(host)}
 	}
@@ -242,13 +279,13 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if o.changed {
 		rq.internal = true
 	}
-	h.serve(w, rq, srv)
+	serve(w, rq, srv)
 }
 
 // serve finds the location and runs its phases: rewrite, try_files,
 // content; a redirect (a changed URI, an index file, try_files, an
 // error_page) goes round again, ten times at most (nginx's limit).
-func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
+func serve(w *response, rq *request, srv *ServerConf) {
 	for ; ; rq.redirects++ {
 		if rq.redirects > 0 {
 			rq.internal = true
@@ -295,7 +332,7 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 			rq.loc = loc.limitExcept
 		}
 		if !named && rq.tooLarge(rq.loc) {
-			rq.log(errlog.Error, "client intended to send too large body: %d bytes", rq.r.ContentLength)
+			rq.log(errlog.Error, "client intended to send too large body: %d bytes", rq.in.contentLength)
 			if fail(w, rq, http.StatusRequestEntityTooLarge) {
 				continue
 			}
@@ -316,7 +353,7 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 		}
 		// The access phase, after rewrite: a return above runs even where
 		// deny would refuse, as in nginx.
-		if !rq.loc.access(rq.r) {
+		if !rq.loc.access(rq.c) {
 			rq.log(errlog.Error, "access forbidden by rule")
 			if fail(w, rq, http.StatusForbidden) {
 				continue
@@ -342,7 +379,7 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 				continue
 			}
 		}
-		switch code := h.content(w, rq); {
+		switch code := content(w, rq); {
 		case code == internalRedirect:
 			continue
 		case code > 0:
@@ -356,7 +393,7 @@ func (h handler) serve(w http.ResponseWriter, rq *request, srv *ServerConf) {
 
 // finish answers what the rewrite phase decided; it reports an internal
 // redirect (an error_page) for the caller to follow.
-func finish(w http.ResponseWriter, rq *request, o outcome) bool {
+func finish(w *response, rq *request, o outcome) bool {
 	if o.redirect != nil {
 		w.Header().Set("Location", absoluteRedirect(rq, o.location))
 		errorPage(w, rq, o.redirect.status)
@@ -368,13 +405,13 @@ func finish(w http.ResponseWriter, rq *request, o outcome) bool {
 // respond answers with a return; an error code without text finishes the
 // request as nginx's ngx_http_script_return_code does, where error_page
 // applies.
-func respond(w http.ResponseWriter, rq *request, loc *LocationConf, ret *Return) bool {
+func respond(w *response, rq *request, loc *LocationConf, ret *Return) bool {
 	code := ret.Code
 	rq.statusCode = code
 	if code == 444 {
-		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			c.Close()
-		}
+		// Closed without an answer: nothing is sent, not even what the
+		// buffer holds.
+		rq.c.closed = true
 		return false
 	}
 	text := ""
@@ -392,15 +429,14 @@ func respond(w http.ResponseWriter, rq *request, loc *LocationConf, ret *Return)
 		errorPage(w, rq, code)
 		return false
 	}
+	rq.sendContinue()
 	// A text, or an empty answer for "return 200;", as
 	// ngx_http_send_response sends it.
 	w.Header().Set("Content-Type", loc.withCharset(loc.contentType(rq.uri)))
 	w.Header().Set("Content-Length", strconv.Itoa(len(text)))
 	headersFilter(w, rq, rq.status(code))
 	w.WriteHeader(rq.status(code))
-	if rq.method != http.MethodHead {
-		io.WriteString(w, text)
-	}
+	w.WriteString(text)
 	return false
 }
 
@@ -453,10 +489,9 @@ func absoluteRedirect(rq *request, loc string) string {
 		return loc
 	}
 	host := rq.hostName
-	local, _ := rq.r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	lhost, port := "", ""
-	if local != nil {
-		lhost, port, _ = net.SplitHostPort(local.String())
+	if !rq.c.unix {
+		lhost, port, _ = net.SplitHostPort(rq.c.local)
 	}
 	if host == "" {
 		host = lhost
@@ -472,7 +507,7 @@ func absoluteRedirect(rq *request, loc string) string {
 
 // errorPage writes nginx's built-in page for code, or only the status
 // line and headers for a code nginx has no page for.
-func errorPage(w http.ResponseWriter, rq *request, code int) {
+func errorPage(w *response, rq *request, code int) {
 	loc := rq.loc
 	title, ok := statusTitles[code]
 	if !ok {
@@ -481,24 +516,50 @@ func errorPage(w http.ResponseWriter, rq *request, code int) {
 		w.WriteHeader(code)
 		return
 	}
+	rq.expectTested = true
 	// An error page is not the file: nginx's special responses drop its
 	// validators (ngx_http_clean_header).
-	delete(w.Header(), "ETag")
+	w.Header().Del("ETag")
 	w.Header().Del("Last-Modified")
 	w.Header().Del("Accept-Ranges")
 	switch code {
 	case 400, 413, 414, 494, 495, 496, 497, 500, 501:
 		// ngx_http_special_response_handler ends keep-alive after these.
-		w.Header().Set("Connection", "close")
+		w.close = true
 	}
 	text := strconv.Itoa(code) + " " + title
 	body := "<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" + text +
 		"</h1></center>\r\n" + loc.errorTail + "</body>\r\n</html>\r\n"
+	if code == 494 {
+		// A head too large goes out as a 400 with a page of its own.
+		code = http.StatusBadRequest
+		body = "<html>\r\n<head><title>400 " + title + "</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n" +
+			"<center>" + title + "</center>\r\n" + loc.errorTail + "</body>\r\n</html>\r\n"
+	}
+	if code >= 400 && loc.MsiePadding.Value && rq.in.minor+rq.in.major*1000 >= 1000 && friendlyErrorPages(rq.in.header("User-Agent")) {
+		body += msiePadding
+	}
 	w.Header().Set("Content-Type", loc.withCharset("text/html"))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	headersFilter(w, rq, code)
 	w.WriteHeader(code)
-	w.Write([]byte(body))
+	w.WriteString(body)
+}
+
+// msiePadding is what nginx adds to an error page for browsers that
+// would show their own page instead of a short one (msie_padding).
+var msiePadding = strings.Repeat("<!-- a padding to disable MSIE and Chrome friendly error page -->\r\n", 6)
+
+// friendlyErrorPages is ngx_http_process_user_agent's msie or chrome: a
+// User-Agent with "MSIE " (not Opera), or "Chrome/" without "Gecko/".
+func friendlyErrorPages(ua string) bool {
+	if strings.Contains(ua, "Opera") {
+		return false
+	}
+	if i := strings.Index(ua, "MSIE "); i >= 0 && i+7 < len(ua) {
+		return true
+	}
+	return !strings.Contains(ua, "Gecko/") && strings.Contains(ua, "Chrome/")
 }
 
 // statusTitles are the titles of nginx's built-in pages
@@ -508,7 +569,7 @@ var statusTitles = map[int]string{
 	301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect",
 	308: "Permanent Redirect", 400: "Bad Request", 401: "Authorization Required", 402: "Payment Required",
 	403: "Forbidden", 404: "Not Found", 405: "Not Allowed", 406: "Not Acceptable",
-	408: "Request Time-out", 409: "Conflict", 410: "Gone", 411: "Length Required",
+	408: "Request Time-out", 494: "Request Header Or Cookie Too Large", 409: "Conflict", 410: "Gone", 411: "Length Required",
 	412: "Precondition Failed", 413: "Request Entity Too Large", 414: "Request-URI Too Large",
 	415: "Unsupported Media Type", 416: "Requested Range Not Satisfiable", 421: "Misdirected Request",
 	429: "Too Many Requests", 500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
@@ -522,7 +583,7 @@ var statusTitles = map[int]string{
 // reads it, which only the proxy does.
 func (rq *request) tooLarge(loc *LocationConf) bool {
 	max := loc.ClientMaxBodySize.Value
-	if rq.discarded || max == 0 || rq.r.ContentLength <= max {
+	if rq.discarded || max == 0 || rq.in.contentLength <= max {
 		return false
 	}
 	rq.discarded = true

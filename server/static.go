@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -75,7 +74,7 @@ const internalRedirect = -1
 // index module for a URI ending in "/", else the static module. It
 // returns 0 when it answered, internalRedirect, or the error status for
 // the request to finish with (error_page applies).
-func (h handler) content(w http.ResponseWriter, rq *request) int {
+func content(w *response, rq *request) int {
 	loc := rq.loc
 	allowed := rq.method == http.MethodGet || rq.method == http.MethodHead || rq.method == http.MethodPost
 	if strings.HasSuffix(rq.uri, "/") {
@@ -111,7 +110,7 @@ func (h handler) content(w http.ResponseWriter, rq *request) int {
 			return internalRedirect
 		}
 		if loc.Autoindex.On.Value && rq.method != http.MethodPost {
-			return h.autoindex(w, rq, dir)
+			return autoindex(w, rq, dir)
 		}
 		// No index: nginx's core says the directory index is forbidden.
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
@@ -235,21 +234,22 @@ func openStatus(err error) int {
 
 // serveFile answers a regular file with nginx's headers; it returns an
 // error status (416), or 0.
-func serveFile(w http.ResponseWriter, rq *request, loc *LocationConf, f *file) int {
+func serveFile(w *response, rq *request, loc *LocationConf, f *file) int {
+	rq.sendContinue()
 	hdr := w.Header()
 	mtime := f.mtime()
 	size := f.size()
 	hdr.Set("Content-Type", loc.withCharset(loc.contentType(rq.uri)))
 	hdr.Set("Last-Modified", mtime.UTC().Format(http.TimeFormat))
 	tag := etag(mtime, size)
-	hdr["ETag"] = []string{tag} // nginx's spelling, not Go's canonical "Etag"
+	hdr.Set("ETag", tag)
 	status := rq.status(http.StatusOK)
 	// An error page (error_page) is answered whole, with its status.
 	if status == http.StatusOK {
-		if preconditionFailed(rq.r, mtime, tag) {
+		if preconditionFailed(rq, mtime, tag) {
 			return http.StatusPreconditionFailed
 		}
-		if notModified(rq.r, mtime, tag) {
+		if notModified(rq, mtime, tag) {
 			hdr.Del("Content-Type")
 			headersFilter(w, rq, http.StatusNotModified)
 			w.WriteHeader(http.StatusNotModified)
@@ -271,26 +271,16 @@ func serveFile(w http.ResponseWriter, rq *request, loc *LocationConf, f *file) i
 	if rq.method == http.MethodHead {
 		return 0
 	}
-	if size <= smallFile {
-		// One write with the headers: sendfile after a header write
-		// costs two system calls more than a small file is worth.
-		bp := smallBuffers.Get().(*[]byte)
-		n, _ := f.ReadAt((*bp)[:size], 0)
-		w.Write((*bp)[:max(n, 0)])
-		smallBuffers.Put(bp)
+	// A small file goes in one write with the head: sendfile after a
+	// head's write costs two system calls more than it is worth.
+	if size <= smallFile && rq.c.readFileInto(f, size) {
+		w.body += size
 		return 0
 	}
-	osf := f.osFile(rq.uri)
-	defer osf.Close()
-	io.Copy(w, osf)
+	n, _ := rq.c.sendFile(f, size)
+	w.body += n
 	return 0
 }
-
-// smallFile is the size up to which a file is read and written rather
-// than sent with sendfile.
-const smallFile = 16 << 10
-
-var smallBuffers = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
 
 // etag is nginx's strong ETag: the modification time and the size in hex.
 func etag(mtime time.Time, size int64) string {

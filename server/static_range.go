@@ -12,13 +12,13 @@ import (
 
 // preconditionFailed is the not_modified filter's first half:
 // If-Unmodified-Since older than the file, or an If-Match it fails.
-func preconditionFailed(r *http.Request, mtime time.Time, etag string) bool {
-	if ius := r.Header.Get("If-Unmodified-Since"); ius != "" {
+func preconditionFailed(rq *request, mtime time.Time, etag string) bool {
+	if ius := rq.in.header("If-Unmodified-Since"); ius != "" {
 		if t, err := http.ParseTime(ius); err == nil && mtime.Unix() > t.Unix() {
 			return true
 		}
 	}
-	if im := r.Header.Get("If-Match"); im != "" && !etagMatch(im, etag, false) {
+	if im := rq.in.header("If-Match"); im != "" && !etagMatch(im, etag, false) {
 		return true
 	}
 	return false
@@ -27,8 +27,8 @@ func preconditionFailed(r *http.Request, mtime time.Time, etag string) bool {
 // notModified is nginx's not_modified filter with if_modified_since at
 // its default, exact: If-None-Match matches the ETag (weakly), or
 // If-Modified-Since names exactly the modification time.
-func notModified(r *http.Request, mtime time.Time, etag string) bool {
-	ims, inm := r.Header.Get("If-Modified-Since"), r.Header.Get("If-None-Match")
+func notModified(rq *request, mtime time.Time, etag string) bool {
+	ims, inm := rq.in.header("If-Modified-Since"), rq.in.header("If-None-Match")
 	if ims == "" && inm == "" {
 		return false
 	}
@@ -157,17 +157,16 @@ var boundaries atomic.Uint64
 // serveRanges is the range filter: it answers a Range request for a whole
 // file of size and reports whether it did; a range it cannot satisfy
 // is the 416 it returns for the request to finish with.
-func serveRanges(w http.ResponseWriter, rq *request, loc *LocationConf, f io.ReadSeeker, size int64) (int, bool) {
-	r := rq.r
-	spec := r.Header.Get("Range")
+func serveRanges(w *response, rq *request, loc *LocationConf, f io.ReadSeeker, size int64) (int, bool) {
+	spec := rq.in.header("Range")
 	// nginx wants at least one character after "bytes=".
 	if len(spec) < 7 || !strings.EqualFold(spec[:6], "bytes=") {
 		return 0, false
 	}
 	hdr := w.Header()
-	if ir := r.Header.Get("If-Range"); ir != "" {
+	if ir := rq.in.header("If-Range"); ir != "" {
 		if strings.HasSuffix(ir, `"`) {
-			if tags := hdr["ETag"]; len(tags) == 0 || ir != tags[0] {
+			if tag := hdr.Get("ETag"); tag == "" || ir != tag {
 				return 0, false
 			}
 		} else if t, err := http.ParseTime(ir); err != nil || t.UTC().Format(http.TimeFormat) != hdr.Get("Last-Modified") {

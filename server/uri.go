@@ -3,10 +3,10 @@ package server
 import "strings"
 
 // normalizeURI is what nginx's ngx_http_parse_complex_uri does to the
-// decoded path of a request, with merge_slashes on: slashes merged, "."
+// decoded path of a request: slashes merged (merge_slashes), "."
 // segments dropped, ".." segments resolved. ok is false where nginx
 // answers 400: a ".." above the root, or a NUL byte.
-func normalizeURI(path string) (uri string, ok bool) {
+func normalizeURI(path string, merge bool) (uri string, ok bool) {
 	if path == "" || path[0] != '/' || strings.IndexByte(path, 0) >= 0 {
 		return "", false
 	}
@@ -14,9 +14,14 @@ func normalizeURI(path string) (uri string, ok bool) {
 		return path, true // the common case allocates nothing
 	}
 	segs := make([]string, 0, 8)
-	for _, s := range strings.Split(path[1:], "/") {
+	parts := strings.Split(path[1:], "/")
+	for i, s := range parts {
 		switch s {
-		case "", ".":
+		case "":
+			if !merge && i < len(parts)-1 {
+				segs = append(segs, s)
+			}
+		case ".":
 		case "..":
 			if len(segs) == 0 {
 				return "", false

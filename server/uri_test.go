@@ -21,7 +21,7 @@ func TestNormalizeURI(t *testing.T) {
 		"relative":        "",
 		"/static/../../x": "",
 	} {
-		got, ok := normalizeURI(in)
+		got, ok := normalizeURI(in, true)
 		if !ok {
 			got = ""
 		}

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -117,7 +116,8 @@ func (e *unknownVariable) Error() string { return `unknown "` + e.name + `" vari
 // request is one request being answered: what its variables are computed
 // from, and its URI and arguments as rewrites change them.
 type request struct {
-	r         *http.Request
+	c         *conn
+	in        requestHead
 	srv       *ServerConf
 	loc       *LocationConf // the location (or if block) whose settings apply
 	uri, args string
@@ -139,26 +139,33 @@ type request struct {
 	// discarded says the body was discarded (by the 413 or the static
 	// handler): client_max_body_size is checked no more.
 	discarded bool
-	// start is when the request began ($request_time); rw counts the
-	// body sent ($body_bytes_sent).
+	// start is when the request began ($request_time); rw is its
+	// answer.
 	start     time.Time
-	rw        responseWriter
+	rw        response
 	errStatus int
-	vals      []string
-	have      []bool
-	match     *regexMatch // the last regex match: captures
+	// expectTested says "100 Continue" was answered, or must not be.
+	expectTested bool
+	vals         []string
+	have         []bool
+	match        *regexMatch // the last regex match: captures
 }
 
-// newRequest starts a request with the URI normalized as nginx does; ok
-// is false for a URI nginx answers 400.
-func newRequest(r *http.Request, srv *ServerConf, slots int) (rq *request, ok bool) {
-	path := r.URL.Path
-	if path == "" {
-		path = "/" // an absolute URI without a path: "GET http://host HTTP/1.1"
+// reset makes the connection's request ready for the next head, keeping
+// its slices' memory.
+func (rq *request) reset(c *conn) {
+	in, hdr, vals, have := rq.in.headers[:0], rq.rw.hdr[:0], rq.vals, rq.have
+	clear(in[:cap(in)])
+	clear(hdr[:cap(hdr)])
+	slots := c.l.slots
+	if cap(vals) < slots {
+		vals, have = make([]string, slots), make([]bool, slots)
 	}
-	uri, ok := normalizeURI(path)
-	return &request{r: r, srv: srv, uri: uri, args: r.URL.RawQuery, method: r.Method, start: time.Now(),
-		vals: make([]string, slots), have: make([]bool, slots)}, ok
+	vals, have = vals[:slots], have[:slots]
+	clear(vals)
+	clear(have)
+	*rq = request{c: c, start: time.Now(), vals: vals, have: have,
+		in: requestHead{headers: in, contentLength: -1}, rw: response{c: c, hdr: hdr}}
 }
 
 // status is the status of an answer that would be code: an error_page's
@@ -223,7 +230,7 @@ var builtinVars = map[string]func(rq *request) string{
 	"host":            func(rq *request) string { return rq.host() },
 	"uri":             func(rq *request) string { return rq.uri },
 	"document_uri":    func(rq *request) string { return rq.uri },
-	"request_uri":     func(rq *request) string { return rq.r.RequestURI },
+	"request_uri":     func(rq *request) string { return rq.in.requestURI },
 	"args":            func(rq *request) string { return rq.args },
 	"query_string":    func(rq *request) string { return rq.args },
 	"is_args":         func(rq *request) string { return ifElse(rq.args != "", "?", "") },
@@ -234,25 +241,22 @@ var builtinVars = map[string]func(rq *request) string{
 		u, _, _ := rq.basicCredentials()
 		return u
 	},
-	"server_protocol": func(rq *request) string { return rq.r.Proto },
+	"server_protocol": func(rq *request) string { return rq.in.proto },
 	"request": func(rq *request) string {
-		return rq.r.Method + " " + rq.r.RequestURI + " " + rq.r.Proto
+		return rq.in.requestLine
 	},
 	"scheme":      func(*request) string { return "http" },
 	"https":       func(*request) string { return "" },
-	"remote_addr": func(rq *request) string { h, _ := splitAddr(rq.r.RemoteAddr); return h },
-	// Go keeps these headers out of the header map.
-	"http_host":              func(rq *request) string { return rq.r.Host },
-	"http_transfer_encoding": func(rq *request) string { return strings.Join(rq.r.TransferEncoding, ", ") },
+	"remote_addr": func(rq *request) string { h, _ := splitAddr(rq.c.remote); return h },
 	// nginx 1.22 joins repeated X-Forwarded-For headers.
-	"http_x_forwarded_for": func(rq *request) string { return strings.Join(rq.r.Header.Values("X-Forwarded-For"), ", ") },
-	"remote_port":          func(rq *request) string { _, p := splitAddr(rq.r.RemoteAddr); return p },
+	"http_x_forwarded_for": func(rq *request) string { return rq.in.joined("X-Forwarded-For", ", ") },
+	"remote_port":          func(rq *request) string { _, p := splitAddr(rq.c.remote); return p },
 	"server_addr":          func(rq *request) string { h, _ := splitAddr(rq.localAddr()); return h },
 	"server_port":          func(rq *request) string { _, p := splitAddr(rq.localAddr()); return p },
 	"server_name":          func(rq *request) string { return rq.srv.firstName() },
-	"content_type":         func(rq *request) string { return rq.r.Header.Get("Content-Type") },
-	"content_length":       func(rq *request) string { return rq.r.Header.Get("Content-Length") },
-	"http_cookie":          func(rq *request) string { return strings.Join(rq.r.Header.Values("Cookie"), "; ") },
+	"content_type":         func(rq *request) string { return rq.in.header("Content-Type") },
+	"content_length":       func(rq *request) string { return rq.in.header("Content-Length") },
+	"http_cookie":          func(rq *request) string { return rq.in.joined("Cookie", "; ") },
 	"nginx_version":        func(*request) string { return "1.22.1" },
 	"hostname":             func(*request) string { h, _ := os.Hostname(); return h },
 	"pid":                  func(*request) string { return strconv.Itoa(os.Getpid()) },
@@ -291,8 +295,8 @@ var builtinVars = map[string]func(rq *request) string{
 func prefixVar(name string) func(rq *request) string {
 	switch {
 	case strings.HasPrefix(name, "http_"):
-		h := http.CanonicalHeaderKey(strings.ReplaceAll(name[5:], "_", "-"))
-		return func(rq *request) string { return rq.r.Header.Get(h) }
+		h := strings.ReplaceAll(name[5:], "_", "-")
+		return func(rq *request) string { return rq.in.header(h) }
 	case strings.HasPrefix(name, "cookie_"):
 		c := name[7:]
 		return func(rq *request) string { return rq.cookie(c) }
@@ -318,12 +322,7 @@ func splitAddr(a string) (host, port string) {
 	return h, p
 }
 
-func (rq *request) localAddr() string {
-	if a, ok := rq.r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		return a.String()
-	}
-	return ""
-}
+func (rq *request) localAddr() string { return rq.c.local }
 
 // host is $host: the Host header as validated (lower-cased, without its
 // port), or the server's name.
@@ -337,8 +336,11 @@ func (rq *request) host() string {
 // cookie finds a cookie by name, without case, as
 // ngx_http_parse_multi_header_lines does.
 func (rq *request) cookie(name string) string {
-	for _, line := range rq.r.Header.Values("Cookie") {
-		for _, c := range strings.Split(line, ";") {
+	for _, f := range rq.in.headers {
+		if !sameName(f.name, "Cookie") {
+			continue
+		}
+		for _, c := range strings.Split(f.value, ";") {
 			k, v, _ := strings.Cut(strings.TrimSpace(c), "=")
 			if strings.EqualFold(k, name) {
 				return v

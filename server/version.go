@@ -12,10 +12,10 @@ const (
 // pages for a server_tokens value, as ngx_http_header_filter and
 // ngx_http_send_special_response build them. "build" adds nginx's build
 // name, which edge does not have (nor Debian's nginx): it is "on".
-func serverTokens(v string) (header []string, tail string) {
+func serverTokens(v string) (header, tail string) {
 	name := "edge"
 	if v != "off" {
 		name += "/" + Version
 	}
-	return []string{name}, "<hr><center>" + name + "</center>\r\n"
+	return name, "<hr><center>" + name + "</center>\r\n"
 }

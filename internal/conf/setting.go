@@ -2,6 +2,7 @@ package conf
 
 import (
 	"strings"
+	"time"
 
 	"edge/parser"
 )
@@ -68,6 +69,35 @@ func scaledSlot(f Field[int64], parse func(string) (int64, error)) func(*Scope, 
 			return Tail("invalid value")
 		}
 		return f(s).Put(v, d)
+	}
+}
+
+// MsecSlot is ngx_conf_set_msec_slot: a time; a bare number is seconds.
+func MsecSlot(f Field[time.Duration]) func(*Scope, *parser.Directive) error {
+	return func(s *Scope, d *parser.Directive) error {
+		v, err := ParseTime(d.Args[0].Value, false)
+		if err != nil {
+			return Tail("invalid value")
+		}
+		return f(s).Put(v, d)
+	}
+}
+
+// Bufs is the value of ngx_conf_set_bufs_slot: number buffers of size.
+type Bufs struct {
+	Num  int
+	Size int64
+}
+
+// BufsSlot is ngx_conf_set_bufs_slot.
+func BufsSlot(f Field[Bufs]) func(*Scope, *parser.Directive) error {
+	return func(s *Scope, d *parser.Directive) error {
+		if err := parseBufs(d); err != nil {
+			return Tail("invalid value")
+		}
+		n, _ := ParseNumber(d.Args[0].Value)
+		size, _ := ParseSize(d.Args[1].Value)
+		return f(s).Put(Bufs{Num: int(n), Size: size}, d)
 	}
 }
 

@@ -70,5 +70,13 @@ func (l *Logger) Log(level Level, format string, args ...any) {
 		now = l.Now
 	}
 	pid := os.Getpid()
-	fmt.Fprintf(l.W, "%s [%s] %d#%d: %s\n", now().Format("2006/01/02 15:04:05"), level, pid, pid, fmt.Sprintf(format, args...))
+	line := fmt.Sprintf("%s [%s] %d#%d: %s", now().Format("2006/01/02 15:04:05"), level, pid, pid, fmt.Sprintf(format, args...))
+	if len(line) > maxLine {
+		line = line[:maxLine] // nginx's lines are cut, not wrapped
+	}
+	l.W.Write([]byte(line + "\n"))
 }
+
+// maxLine is the longest line nginx writes, without its newline
+// (NGX_MAX_ERROR_STR, 2048 bytes with it).
+const maxLine = 2047

@@ -18,3 +18,13 @@ func TestLine(t *testing.T) {
 		t.Errorf("got %q\nwant %q", b.String(), want)
 	}
 }
+
+// TestLongLine: nginx cuts a line at 2048 bytes with its newline.
+func TestLongLine(t *testing.T) {
+	var b bytes.Buffer
+	l := Logger{W: &b, Level: Error}
+	l.Log(Error, "%s", bytes.Repeat([]byte("x"), 3000))
+	if b.Len() != 2048 || b.Bytes()[2047] != '\n' || b.Bytes()[2046] != 'x' {
+		t.Errorf("a long line is %d bytes: %q", b.Len(), b.String())
+	}
+}

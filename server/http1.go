@@ -1,0 +1,663 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"edge/internal/errlog"
+	"edge/parser"
+)
+
+// edge's HTTP/1.x connections (nginx's ngx_http_request.c): read a
+// request head, answer it, keep the connection for the next one. net/http
+// answers malformed requests with its own bytes and costs a header map,
+// a buffered reader and writer and a goroutine stack per idle
+// connection; docs/performance.md has the measurements behind owning it.
+// An idle connection holds no buffer: they come from pools when bytes
+// arrive.
+
+// Buffer sizes. A head must fit in large_client_header_buffers
+// (number × size); most fit in the first read buffer.
+const (
+	readBufSize  = 4 << 10
+	outBufSize   = 16 << 10
+	smallFile    = outBufSize - 1<<10 // read into the output buffer, not sendfile'd
+	discardChunk = 16 << 10
+)
+
+var (
+	readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+	outBufs  = sync.Pool{New: func() any { b := make([]byte, 0, outBufSize); return &b }}
+)
+
+// conn is one client connection: nginx's ngx_connection_t and
+// ngx_http_connection_t.
+type conn struct {
+	nc    net.Conn
+	rc    syscall.RawConn
+	l     *listener
+	id    uint64 // nginx's "*N" in error log lines
+	start time.Time
+	// requests counts the connection's requests so far.
+	requests int64
+	remote   string // client address as $remote_addr and $remote_port give it
+	local    string
+	unix     bool // a unix-socket listener: no client address
+
+	// buf[r:n] are bytes read and not used yet; buf is nil while idle.
+	buf    []byte
+	bufp   *[]byte
+	r, n   int
+	out    []byte // the answer being written; nil while idle
+	outp   *[]byte
+	closed bool // a write failed: stop
+
+	// body is what is left of the request body: bytes, or chunked.
+	bodyLeft    int64
+	bodyChunked bool
+	chunk       chunkState
+
+	readDeadline, writeDeadline time.Time
+
+	rq request
+}
+
+// serveConn answers the requests of one connection until it closes.
+func (l *listener) serveConn(nc net.Conn) {
+	c := &conn{nc: nc, l: l, id: l.rt.conns.Add(1), start: time.Now(), local: nc.LocalAddr().String()}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.rc, _ = sc.SyscallConn()
+	}
+	if _, ok := nc.(*net.UnixConn); ok {
+		c.unix, c.remote = true, "unix:"
+	} else {
+		c.remote = nc.RemoteAddr().String()
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true) // nginx's tcp_nodelay, on by default
+	}
+	defer c.closeConn()
+	defer func() {
+		if err := recover(); err != nil {
+			for _, lg := range l.rt.mainLog {
+				lg.Log(errlog.Alert, "*%d panic while serving %s: %v\n%s", c.id, c.remote, err, debug.Stack())
+			}
+		}
+	}()
+	for c.serveRequest() {
+		if c.r == c.n && !c.waitIdle() {
+			return
+		}
+	}
+}
+
+func (c *conn) closeConn() {
+	c.releaseBuffers()
+	c.nc.Close()
+	c.l.forget(c)
+}
+
+// releaseBuffers gives the buffers back to their pools: an idle
+// connection holds none.
+func (c *conn) releaseBuffers() {
+	if c.bufp != nil && c.r == c.n {
+		readBufs.Put(c.bufp)
+		c.buf, c.bufp, c.r, c.n = nil, nil, 0, 0
+	}
+	if c.outp != nil {
+		*c.outp = c.out[:0]
+		outBufs.Put(c.outp)
+		c.out, c.outp = nil, nil
+	}
+}
+
+// waitIdle waits, holding no buffer, for the next request's first bytes
+// for keepalive_timeout (nginx's ngx_http_set_keepalive). A connection
+// closed or timed out there ends without a word, as in nginx.
+func (c *conn) waitIdle() bool {
+	c.releaseBuffers()
+	if c.rc == nil {
+		return true
+	}
+	c.setReadDeadline(c.rq.loc.Keepalive.Value.Timeout)
+	first := true
+	var one [1]byte
+	err := c.rc.Read(func(fd uintptr) bool {
+		if !first {
+			return true // the poller says readable: read for real
+		}
+		first = false
+		_, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&one[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		return e != syscall.EAGAIN
+	})
+	return err == nil
+}
+
+// setReadDeadline sets the read deadline d from now, unless the one set
+// is at most a second older: a deadline per request would cost a timer
+// update per request.
+func (c *conn) setReadDeadline(d time.Duration) {
+	at := time.Now().Add(d)
+	if at.Sub(c.readDeadline) < time.Second && at.Sub(c.readDeadline) >= 0 {
+		return
+	}
+	c.readDeadline = at
+	c.nc.SetReadDeadline(at)
+}
+
+func (c *conn) setWriteDeadline(d time.Duration) {
+	at := time.Now().Add(d)
+	if at.Sub(c.writeDeadline) < time.Second && at.Sub(c.writeDeadline) >= 0 {
+		return
+	}
+	c.writeDeadline = at
+	c.nc.SetWriteDeadline(at)
+}
+
+// fill reads more bytes into the read buffer, growing it up to limit
+// (the head's buffers); it fails on EOF, a timeout or a full buffer.
+func (c *conn) fill(limit int) error {
+	if c.bufp == nil {
+		c.bufp = readBufs.Get().(*[]byte)
+		c.buf = *c.bufp
+	}
+	if c.r > 0 && c.r == c.n {
+		c.r, c.n = 0, 0
+	}
+	if c.n == len(c.buf) {
+		if c.r > 0 {
+			c.n = copy(c.buf, c.buf[c.r:c.n])
+			c.r = 0
+		} else {
+			if len(c.buf) >= limit {
+				return errHeadTooLarge
+			}
+			// A head larger than the pooled buffer: nginx's large
+			// header buffers, taken for this request only.
+			nb := make([]byte, min(limit, 2*len(c.buf)))
+			copy(nb, c.buf[:c.n])
+			if c.r == 0 && c.n > 0 {
+				readBufs.Put(c.bufp)
+			}
+			c.buf, c.bufp = nb, &nb
+		}
+	}
+	m, err := c.nc.Read(c.buf[c.n:])
+	c.n += m
+	if m > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+var errHeadTooLarge = errors.New("head too large")
+
+// write adds p to the answer, sending the buffer when it is full.
+func (c *conn) write(p []byte) (int, error) {
+	if c.closed {
+		return 0, net.ErrClosed
+	}
+	if len(c.out)+len(p) <= cap(c.out) {
+		c.out = append(c.out, p...)
+		return len(p), nil
+	}
+	c.setWriteDeadline(c.rq.loc.SendTimeout.Value)
+	bufs := net.Buffers{c.out, p}
+	_, err := bufs.WriteTo(c.nc)
+	c.out = c.out[:0]
+	if err != nil {
+		c.closed = true
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *conn) writeString(s string) (int, error) {
+	if len(c.out)+len(s) <= cap(c.out) {
+		c.out = append(c.out, s...)
+		return len(s), nil
+	}
+	return c.write([]byte(s))
+}
+
+// flush sends what the answer buffered.
+func (c *conn) flush() error {
+	if c.closed {
+		return net.ErrClosed
+	}
+	if len(c.out) == 0 {
+		return nil
+	}
+	c.setWriteDeadline(c.rq.loc.SendTimeout.Value)
+	_, err := c.nc.Write(c.out)
+	c.out = c.out[:0]
+	if err != nil {
+		c.closed = true
+	}
+	return err
+}
+
+// sendFile sends size bytes of f after the buffered head: the first ones
+// in the head's write (a head alone in a packet costs a round of
+// acknowledgements), the rest with sendfile(2).
+func (c *conn) sendFile(f *file, size int64) (int64, error) {
+	off := int64(min(cap(c.out)-len(c.out), int(min(size, 1<<20))))
+	if off > 0 {
+		n, err := f.ReadAt(c.out[len(c.out):len(c.out)+int(off)], 0)
+		if err != nil && n < int(off) {
+			c.closed = true
+			return 0, err
+		}
+		c.out = c.out[:len(c.out)+n]
+	}
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
+	sent := off
+	var serr error
+	c.setWriteDeadline(c.rq.loc.SendTimeout.Value)
+	err := c.rc.Write(func(fd uintptr) bool {
+		for sent < size {
+			n, err := syscall.Sendfile(int(fd), f.fd, &off, int(min(size-sent, 1<<30)))
+			sent += int64(max(n, 0))
+			switch {
+			case err == syscall.EAGAIN:
+				return false // wait until the socket takes more
+			case err == syscall.EINTR:
+			case err != nil:
+				serr = err
+				return true
+			case n == 0:
+				serr = io.ErrUnexpectedEOF // the file shrank
+				return true
+			}
+		}
+		return true
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		c.closed = true
+	}
+	return sent, err
+}
+
+// readFileInto reads size bytes of f straight into the output buffer,
+// after the head, when they fit: one write for head and body.
+func (c *conn) readFileInto(f *file, size int64) bool {
+	if int64(cap(c.out)-len(c.out)) < size {
+		return false
+	}
+	start := len(c.out)
+	buf := c.out[start : start+int(size)]
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && n < int(size) {
+		return false
+	}
+	c.out = c.out[:start+int(size)]
+	return true
+}
+
+// linger reads and drops what the client still sends for a while after
+// an answer that closes the connection, so that closing does not reset
+// the connection before the client has read the answer (nginx's
+// lingering_close, lingering_time 30s, lingering_timeout 5s).
+func (c *conn) linger() {
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	tc.CloseWrite()
+	end := time.Now().Add(30 * time.Second)
+	var scratch [512]byte
+	for time.Now().Before(end) {
+		at := time.Now().Add(5 * time.Second)
+		if at.After(end) {
+			at = end
+		}
+		c.nc.SetReadDeadline(at)
+		if _, err := c.nc.Read(scratch[:]); err != nil {
+			return
+		}
+	}
+}
+
+// serveRequest reads one request and answers it; it reports whether the
+// connection goes on to another.
+func (c *conn) serveRequest() bool {
+	l := c.l
+	o := &l.head
+	end, partial := 0, false
+	for {
+		if c.n > c.r {
+			var herr *headError
+			if end, herr = scanHead(c.buf[c.r:c.n], o); herr != nil {
+				c.rq.reset(c)
+				c.rq.in.requestLine = firstLine(c.buf[c.r:c.n], o.largeSize)
+				if host, ok := headerBefore(c.buf[c.r:c.n], "Host"); ok && !herr.inLine {
+					c.rq.in.headers = append(c.rq.in.headers, field{"Host", host})
+					c.rq.in.hostHeader = true
+				}
+				c.r = c.n
+				c.refuse(herr)
+				return false
+			}
+			if end > 0 {
+				break
+			}
+			if !partial {
+				// A head on its way: client_header_timeout from now.
+				partial = true
+				c.setReadDeadline(l.headerTimeout)
+			}
+		}
+		if err := c.fill(o.firstSize + o.largeSize*o.largeNum); err != nil {
+			c.readFailed(err, partial)
+			return false
+		}
+	}
+	head := string(c.buf[c.r : c.r+end]) // every string of the request is a part of it
+	c.r += end
+	c.requests++
+	rq := &c.rq
+	rq.reset(c)
+	herr := parseHead(head, &rq.in, o)
+	for _, line := range rq.in.ignored {
+		c.logInfo(`client sent invalid header line: "`+line+`" while reading client request headers`, true)
+	}
+	if herr != nil {
+		c.refuse(herr)
+		return false
+	}
+	c.bodyLeft, c.bodyChunked, c.chunk = max(rq.in.contentLength, 0), rq.in.chunked, chunkState{}
+	l.handle(rq)
+	return c.finish()
+}
+
+// finish ends an answer: the chunked body's end, what is left of the
+// request body read and dropped, the buffer sent. It reports whether
+// the connection stays open for another request.
+func (c *conn) finish() bool {
+	w := &c.rq.rw
+	if !w.sent {
+		w.WriteHeader(w.status)
+	}
+	if w.chunked {
+		c.writeString("0\r\n\r\n")
+	}
+	keep := c.rq.in.keepAlive && !w.close && !c.closed
+	if keep && (c.bodyLeft > 0 || c.bodyChunked) {
+		keep = c.discardBody()
+	}
+	if err := c.flush(); err != nil || !keep {
+		if err == nil && !c.closed {
+			c.linger()
+		}
+		return false
+	}
+	return true
+}
+
+// readFailed ends a connection whose head did not come: closed, timed
+// out or reset. nginx answers nothing; it logs at info, and a head cut
+// short in the access log too (408 for a timeout, else 400).
+func (c *conn) readFailed(err error, partial bool) {
+	timeout := errors.Is(err, os.ErrDeadlineExceeded)
+	if !partial {
+		switch {
+		case c.requests > 0 && timeout:
+			// keepalive_timeout: closed without a word
+		case c.requests > 0 && errors.Is(err, io.EOF):
+			// nginx's keep-alive handler logs this one without a suffix.
+			client, _ := splitAddr(c.remote)
+			for _, l := range c.l.addr.Default.Loc.loggers {
+				if l.Enabled(errlog.Info) {
+					l.Log(errlog.Info, "*%d client %s closed keepalive connection", c.id, client)
+				}
+			}
+		case timeout:
+			c.logInfo("client timed out (110: Connection timed out) while waiting for request", false)
+		case errors.Is(err, io.EOF):
+			c.logInfo("client closed connection while waiting for request", false)
+		default:
+			c.logInfo("recv() failed"+parser.Errno(err)+" while waiting for request", false)
+		}
+		return
+	}
+	rq := &c.rq
+	rq.reset(c)
+	b := c.buf[c.r:c.n]
+	for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	where := " while reading client request line"
+	if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
+		b, where = b[:i], " while reading client request headers"
+	}
+	rq.in.requestLine = string(b)
+	rq.statusCode = http.StatusBadRequest
+	switch {
+	case timeout:
+		rq.statusCode = http.StatusRequestTimeout
+		c.logInfo("client timed out (110: Connection timed out)"+where, true)
+	case errors.Is(err, io.EOF):
+		c.logInfo("client prematurely closed connection"+where, true)
+	default:
+		c.logInfo("recv() failed"+parser.Errno(err)+where, true)
+	}
+	rq.logRequest()
+}
+
+// refuse answers a head nginx refuses, with the default server's error
+// page, and closes: nginx's ngx_http_finalize_request on a parse error.
+func (c *conn) refuse(herr *headError) {
+	rq := &c.rq
+	if rq.c == nil {
+		rq.reset(c)
+	}
+	srv := c.l.addr.Default
+	rq.srv, rq.loc = srv, srv.Loc
+	c.logInfo(herr.msg+herr.while(), true)
+	rq.rw.close = true
+	rq.rw.noBody = rq.in.method == http.MethodHead
+	if herr.status == 494 {
+		// Sent as 400 with its own page (ngx_http_special_response_handler).
+		rq.errStatus = http.StatusBadRequest
+	}
+	errorPage(&rq.rw, rq, herr.status)
+	rq.logRequest()
+	c.finish()
+}
+
+// sendContinue is ngx_http_test_expect, run where nginx reads or drops
+// the body: a client that waits for leave to send it gets
+// "100 Continue", once; an error answer does not send it.
+func (rq *request) sendContinue() {
+	if rq.in.expect100 && !rq.expectTested {
+		rq.c.outBuffer()
+		rq.c.out = append(rq.c.out, "HTTP/1.1 100 Continue\r\n\r\n"...)
+	}
+	rq.expectTested = true
+}
+
+// outBuffer makes sure the connection has an output buffer.
+func (c *conn) outBuffer() {
+	if c.outp == nil {
+		c.outp = outBufs.Get().(*[]byte)
+		c.out = (*c.outp)[:0]
+	}
+}
+
+// discardBody reads and drops what is left of the request body, as
+// ngx_http_discard_request_body does for a request whose handler does
+// not read it; it reports whether the connection can go on.
+func (c *conn) discardBody() bool {
+	c.setReadDeadline(c.rq.loc.ClientBodyTimeout.Value)
+	for c.bodyLeft > 0 || c.bodyChunked {
+		if c.r == c.n {
+			if err := c.fill(readBufSize); err != nil {
+				return false
+			}
+		}
+		if c.bodyChunked {
+			n, done, ok := c.chunk.skip(c.buf[c.r:c.n])
+			if !ok {
+				return false
+			}
+			c.r += n
+			if done {
+				c.bodyChunked = false
+			}
+			continue
+		}
+		n := int(min(int64(c.n-c.r), c.bodyLeft))
+		c.r += n
+		c.bodyLeft -= int64(n)
+	}
+	return true
+}
+
+// chunkState follows a chunked body through reads.
+type chunkState struct {
+	state int   // where in the body: see skip
+	size  int64 // bytes left of the current chunk's data
+}
+
+const (
+	chunkSize    = iota // reading the size line
+	chunkExt            // after the size, up to the line's end
+	chunkData           // size bytes of data
+	chunkDataEnd        // the CRLF after the data
+	chunkTrailer        // trailer lines, up to an empty one
+	chunkTrailerLine
+)
+
+// skip consumes what it can of b; done says the body ended, ok false that
+// it is malformed (nginx: "client sent invalid chunked body").
+func (s *chunkState) skip(b []byte) (n int, done, ok bool) {
+	for n < len(b) {
+		ch := b[n]
+		switch s.state {
+		case chunkSize:
+			switch {
+			case unhex(ch) >= 0:
+				if s.size > 1<<40 {
+					return n, false, false
+				}
+				s.size = s.size<<4 | int64(unhex(ch))
+			case ch == ';' || ch == ' ' || ch == '\t':
+				s.state = chunkExt
+			case ch == '\r':
+			case ch == '\n':
+				s.state = chunkData
+				if s.size == 0 {
+					s.state = chunkTrailer
+				}
+			default:
+				return n, false, false
+			}
+			n++
+		case chunkExt:
+			if ch == '\n' {
+				s.state = chunkData
+				if s.size == 0 {
+					s.state = chunkTrailer
+				}
+			}
+			n++
+		case chunkData:
+			m := int(min(int64(len(b)-n), s.size))
+			n += m
+			s.size -= int64(m)
+			if s.size == 0 {
+				s.state = chunkDataEnd
+			}
+		case chunkDataEnd:
+			switch ch {
+			case '\r':
+			case '\n':
+				s.state = chunkSize
+			default:
+				return n, false, false
+			}
+			n++
+		case chunkTrailer:
+			n++
+			switch ch {
+			case '\r':
+			case '\n':
+				return n, true, true
+			default:
+				s.state = chunkTrailerLine
+			}
+		case chunkTrailerLine:
+			n++
+			if ch == '\n' {
+				s.state = chunkTrailer
+			}
+		}
+	}
+	return n, false, true
+}
+
+// logInfo writes a connection's error at info level to the default
+// server's error logs, with nginx's suffix: what nginx logs for what
+// clients do wrong before a request is under way. Without a request
+// yet, nginx names the listen address as the server.
+func (c *conn) logInfo(msg string, request bool) {
+	srv := c.l.addr.Default
+	if !request {
+		client, _ := splitAddr(c.remote)
+		for _, l := range srv.Loc.loggers {
+			if l.Enabled(errlog.Info) {
+				l.Log(errlog.Info, "*%d %s, client: %s, server: %s", c.id, msg, client, c.l.addr.Text)
+			}
+		}
+		return
+	}
+	rq := &c.rq
+	if rq.srv == nil {
+		rq.srv, rq.loc = srv, srv.Loc
+	}
+	rq.log(errlog.Info, "%s", msg)
+}
+
+// headerBefore finds a header among the whole lines of a head refused
+// before it was parsed: nginx had read them, and its log names the host.
+func headerBefore(b []byte, name string) (string, bool) {
+	lines := strings.Split(string(b), "\n")
+	for _, l := range lines[1 : len(lines)-1] {
+		k, v, ok := strings.Cut(strings.TrimSuffix(l, "\r"), ":")
+		if ok && strings.EqualFold(k, name) {
+			return strings.Trim(v, " "), true
+		}
+	}
+	return "", false
+}
+
+// firstLine is the request line of a head refused before it was parsed,
+// as nginx's log shows it: up to its end, or size bytes.
+func firstLine(b []byte, size int) string {
+	for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
+		b = b[:i]
+	}
+	return string(b[:min(len(b), size)])
+}
