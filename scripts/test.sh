@@ -28,3 +28,4 @@ go test -race -count=1 $(go list ./... | grep -v /integration/corpus)
 go test -count=1 -v ./integration/corpus | grep -v '^=== RUN'
 # A short fuzzing run; longer ones: go test -fuzz FuzzParse -fuzztime 10m ./parser
 go test -run '^$' -fuzz FuzzParse -fuzztime "${FUZZTIME:-20s}" ./parser
+go test -run '^$' -fuzz FuzzHead -fuzztime "${FUZZTIME:-10s}" ./server

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -69,6 +70,16 @@ type conn struct {
 
 	readDeadline, writeDeadline time.Time
 
+	// idleSince is when the connection began waiting in its goroutine
+	// (Unix nanoseconds; 0 while busy). idleMu guards its clearing and
+	// poked (the sweeper ended that wait to park it), so that no poke
+	// comes after the wait ended.
+	idleSince atomic.Int64
+	idleMu    sync.Mutex
+	poked     bool
+	// expires is when a parked connection's keepalive_timeout ends.
+	expires time.Time
+
 	rq request
 }
 
@@ -83,22 +94,44 @@ func (l *listener) serveConn(nc net.Conn) {
 	} else {
 		c.remote = nc.RemoteAddr().String()
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true) // nginx's tcp_nodelay, on by default
+	if !l.track(c) {
+		nc.Close()
+		return
 	}
-	defer c.closeConn()
+	c.setReadDeadline(l.headerTimeout)
+	c.run()
+}
+
+// resume serves a parked connection whose next request is arriving.
+func (c *conn) resume() {
+	c.readDeadline = time.Time{} // the sweeper moved it
+	c.setReadDeadline(c.l.headerTimeout)
+	c.run()
+}
+
+// run serves requests until the connection closes or parks.
+func (c *conn) run() {
 	defer func() {
 		if err := recover(); err != nil {
-			for _, lg := range l.rt.mainLog {
+			for _, lg := range c.l.rt.mainLog {
 				lg.Log(errlog.Alert, "*%d panic while serving %s: %v\n%s", c.id, c.remote, err, debug.Stack())
 			}
+			c.closeConn()
 		}
 	}()
 	for c.serveRequest() {
-		if c.r == c.n && !c.waitIdle() {
+		if c.r < c.n {
+			continue // a pipelined request
+		}
+		switch c.waitIdle() {
+		case idleParked:
+			return
+		case idleClosed:
+			c.closeConn()
 			return
 		}
 	}
+	c.closeConn()
 }
 
 func (c *conn) closeConn() {
@@ -121,15 +154,22 @@ func (c *conn) releaseBuffers() {
 	}
 }
 
+const (
+	idleReady  = iota // bytes arrived
+	idleParked        // handed to the idler
+	idleClosed        // closed or timed out
+)
+
 // waitIdle waits, holding no buffer, for the next request's first bytes
-// for keepalive_timeout (nginx's ngx_http_set_keepalive). A connection
-// closed or timed out there ends without a word, as in nginx.
-func (c *conn) waitIdle() bool {
+// for keepalive_timeout (nginx's ngx_http_set_keepalive); past idleGrace
+// the connection parks (idle.go). A connection closed or timed out ends
+// without a word, as in nginx.
+func (c *conn) waitIdle() int {
 	c.releaseBuffers()
-	if c.rc == nil {
-		return true
-	}
-	c.setReadDeadline(c.rq.loc.Keepalive.Value.Timeout)
+	timeout := c.rq.loc.Keepalive.Value.Timeout
+	now := time.Now()
+	c.setReadDeadline(timeout)
+	c.idleSince.Store(now.UnixNano())
 	first := true
 	var one [1]byte
 	err := c.rc.Read(func(fd uintptr) bool {
@@ -141,28 +181,47 @@ func (c *conn) waitIdle() bool {
 			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 		return e != syscall.EAGAIN
 	})
-	return err == nil
+	c.idleMu.Lock()
+	poked := c.poked
+	c.idleSince.Store(0)
+	c.poked = false
+	c.idleMu.Unlock()
+	if poked {
+		c.readDeadline = time.Time{} // in the past: set it again
+		if err != nil {
+			c.expires = now.Add(timeout)
+			c.rq = request{} // a parked connection keeps no request
+			if c.l.rt.idle.park(c) {
+				return idleParked
+			}
+			return idleClosed
+		}
+		c.setReadDeadline(c.l.headerTimeout)
+	}
+	if err != nil {
+		return idleClosed
+	}
+	return idleReady
 }
 
-// setReadDeadline sets the read deadline d from now, unless the one set
-// is at most a second older: a deadline per request would cost a timer
-// update per request.
 func (c *conn) setReadDeadline(d time.Duration) {
-	at := time.Now().Add(d)
-	if at.Sub(c.readDeadline) < time.Second && at.Sub(c.readDeadline) >= 0 {
-		return
-	}
-	c.readDeadline = at
-	c.nc.SetReadDeadline(at)
+	moveDeadline(&c.readDeadline, d, c.nc.SetReadDeadline)
 }
 
 func (c *conn) setWriteDeadline(d time.Duration) {
-	at := time.Now().Add(d)
-	if at.Sub(c.writeDeadline) < time.Second && at.Sub(c.writeDeadline) >= 0 {
+	moveDeadline(&c.writeDeadline, d, c.nc.SetWriteDeadline)
+}
+
+// moveDeadline sets a deadline d from now, unless the one set (*at) is
+// at most a second older: a new deadline for every request would cost a
+// timer update each.
+func moveDeadline(at *time.Time, d time.Duration, set func(time.Time) error) {
+	t := time.Now().Add(d)
+	if late := t.Sub(*at); late >= 0 && late < time.Second {
 		return
 	}
-	c.writeDeadline = at
-	c.nc.SetWriteDeadline(at)
+	*at = t
+	set(t)
 }
 
 // fill reads more bytes into the read buffer, growing it up to limit
@@ -543,6 +602,7 @@ const (
 	chunkExt            // after the size, up to the line's end
 	chunkData           // size bytes of data
 	chunkDataEnd        // the CRLF after the data
+	chunkDataLF         // its LF
 	chunkTrailer        // trailer lines, up to an empty one
 	chunkTrailerLine
 )
@@ -587,10 +647,11 @@ func (s *chunkState) skip(b []byte) (n int, done, ok bool) {
 			if s.size == 0 {
 				s.state = chunkDataEnd
 			}
-		case chunkDataEnd:
-			switch ch {
-			case '\r':
-			case '\n':
+		case chunkDataEnd, chunkDataLF:
+			switch {
+			case ch == '\r' && s.state == chunkDataEnd:
+				s.state = chunkDataLF
+			case ch == '\n':
 				s.state = chunkSize
 			default:
 				return n, false, false

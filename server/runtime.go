@@ -31,6 +31,7 @@ type Runtime struct {
 	files     map[string]*os.File // the error log files, by path
 	mainLog   []*errlog.Logger    // the main level's error logs
 	conns     atomic.Uint64       // connections accepted, for "*N"
+	idle      *idler              // parked keep-alive connections, while serving
 }
 
 // listener is a listen address compiled: its servers' names, how heads
@@ -47,7 +48,7 @@ type listener struct {
 
 	// mu guards conns and closed.
 	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	conns  map[*conn]struct{}
 	closed bool
 }
 
@@ -57,7 +58,7 @@ func newListener(rt *Runtime, a *ListenAddr, h *HTTPConf, prefix string) *listen
 	return &listener{rt: rt, addr: a, names: compileServerNames(a), slots: h.vars.defined, prefix: prefix,
 		head: headOptions{underscores: d.UnderscoresInHeaders.Value, ignoreInvalid: d.IgnoreInvalidHeaders.Value,
 			mergeSlashes: d.MergeSlashes.Value, firstSize: int(d.ClientHeaderBufferSize.Value), largeSize: int(bufs.Size), largeNum: bufs.Num},
-		headerTimeout: d.ClientHeaderTimeout.Value, conns: map[net.Conn]struct{}{}}
+		headerTimeout: d.ClientHeaderTimeout.Value, conns: map[*conn]struct{}{}}
 }
 
 // Compile checks that everything in m can be served and builds a Runtime.
@@ -180,6 +181,15 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 		}
 		lns = append(lns, ln)
 	}
+	idle, err := newIdler()
+	if err != nil {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return fmt.Errorf("epoll_create1() failed%s", parser.Errno(err))
+	}
+	rt.idle = idle
+	idle.start(rt)
 	errc := make(chan error, len(lns))
 	var wg sync.WaitGroup
 	for i, ln := range lns {
@@ -190,7 +200,6 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 			errc <- l.accept(ln)
 		}()
 	}
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
@@ -198,6 +207,7 @@ func (rt *Runtime) Serve(ctx context.Context) error {
 	for _, ln := range lns {
 		ln.Close()
 	}
+	idle.stop()
 	for _, addr := range rt.order {
 		rt.listeners[addr].closeConns()
 	}
@@ -221,29 +231,25 @@ func (l *listener) accept(ln net.Listener) error {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		if !l.track(nc) {
-			nc.Close()
-			return nil
-		}
 		go l.serveConn(nc)
 	}
 }
 
 // track records a connection, so that closing the listener can close it;
 // it reports false once the listener is closed.
-func (l *listener) track(nc net.Conn) bool {
+func (l *listener) track(c *conn) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return false
 	}
-	l.conns[nc] = struct{}{}
+	l.conns[c] = struct{}{}
 	return true
 }
 
 func (l *listener) forget(c *conn) {
 	l.mu.Lock()
-	delete(l.conns, c.nc)
+	delete(l.conns, c)
 	l.mu.Unlock()
 }
 
@@ -251,8 +257,8 @@ func (l *listener) closeConns() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
-	for nc := range l.conns {
-		nc.Close()
+	for c := range l.conns {
+		c.nc.Close()
 	}
 }
 

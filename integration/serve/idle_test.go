@@ -1,0 +1,106 @@
+package serve
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"edge/integration/harness"
+)
+
+// TestIdleParking: keep-alive connections idle past the grace period
+// leave their goroutine for edge's epoll set (server/idle.go). Parked,
+// they still answer their next request, still end at keepalive_timeout,
+// and a client closing one is logged as nginx logs it.
+func TestIdleParking(t *testing.T) {
+	port := harness.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	dir := t.TempDir()
+	conf := writeConf(t, fmt.Sprintf(`events {}
+error_log %[2]s/error.log info;
+http {
+    access_log off;
+    server {
+        listen %[1]s;
+        location / { return 200 "ok"; }
+        location /short { keepalive_timeout 300ms; return 200 "short"; }
+    }
+}
+`, addr, dir))
+	harness.Start(t, edgeBin, addr, "-c", conf, "-p", dir)
+	get := func(c net.Conn, r *bufio.Reader, path string) string {
+		t.Helper()
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	// Many connections, each used, parked, used again.
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			r := bufio.NewReader(c)
+			for round := 0; round < 3; round++ {
+				if b := get(c, r, "/"); b != "ok" {
+					t.Errorf("round %d: %q", round, b)
+				}
+				time.Sleep(150 * time.Millisecond) // parked after 20-30 ms
+			}
+		}()
+	}
+	wg.Wait()
+	// A parked connection ends at its location's keepalive_timeout.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	get(c, r, "/short")
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("after keepalive_timeout: %v, want the connection closed", err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond || d > 2*time.Second {
+		t.Errorf("closed after %v, want about 300ms", d)
+	}
+	// A client closing a parked connection: nginx's info line.
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get(c2, bufio.NewReader(c2), "/")
+	time.Sleep(100 * time.Millisecond)
+	c2.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		data, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		if strings.Contains(string(data), "client 127.0.0.1 closed keepalive connection") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"closed keepalive connection\" line in:\n%s", data)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
