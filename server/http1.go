@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -328,25 +329,20 @@ func (c *conn) sendFile(f *file, size int64) (int64, error) {
 	}
 	sent := off
 	var serr error
-	c.setWriteDeadline(c.rq.loc.SendTimeout.Value)
-	err := c.rc.Write(func(fd uintptr) bool {
-		for sent < size {
-			n, err := syscall.Sendfile(int(fd), f.fd, &off, int(min(size-sent, 1<<30)))
-			sent += int64(max(n, 0))
-			switch {
-			case err == syscall.EAGAIN:
-				return false // wait until the socket takes more
-			case err == syscall.EINTR:
-			case err != nil:
-				serr = err
-				return true
-			case n == 0:
-				serr = io.ErrUnexpectedEOF // the file shrank
-				return true
-			}
+	var err error
+	for first := true; sent < size && err == nil && serr == nil; first = false {
+		if !first {
+			// A turn for the other connections between chunks, as
+			// nginx's event loop takes one sendfile_max_chunk at a time:
+			// without it the fastest connections starve the others.
+			runtime.Gosched()
 		}
-		return true
-	})
+		end := min(size, sent+sendChunk)
+		c.setWriteDeadline(c.rq.loc.SendTimeout.Value)
+		err = c.rc.Write(func(fd uintptr) bool {
+			return c.sendfile(fd, f, &off, &sent, end, &serr)
+		})
+	}
 	if err == nil {
 		err = serr
 	}
@@ -354,6 +350,30 @@ func (c *conn) sendFile(f *file, size int64) (int64, error) {
 		c.closed = true
 	}
 	return sent, err
+}
+
+// sendChunk is how much one connection sends before the others' turn.
+const sendChunk = 128 << 10
+
+// sendfile sends f from *off until *sent reaches end; false asks to wait
+// until the socket takes more.
+func (c *conn) sendfile(fd uintptr, f *file, off, sent *int64, end int64, serr *error) bool {
+	for *sent < end {
+		n, err := syscall.Sendfile(int(fd), f.fd, off, int(end-*sent))
+		*sent += int64(max(n, 0))
+		switch {
+		case err == syscall.EAGAIN:
+			return false
+		case err == syscall.EINTR:
+		case err != nil:
+			*serr = err
+			return true
+		case n == 0:
+			*serr = io.ErrUnexpectedEOF // the file shrank
+			return true
+		}
+	}
+	return true
 }
 
 // readFileInto reads size bytes of f straight into the output buffer,
