@@ -70,6 +70,9 @@ var CoreCommands = []conf.Command{
 	{Name: "underscores_in_headers", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).UnderscoresInHeaders })},
 	{Name: "client_body_timeout", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &locOf(s).ClientBodyTimeout })},
 	{Name: "send_timeout", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &locOf(s).SendTimeout })},
+	{Name: "absolute_redirect", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).AbsoluteRedirect })},
+	{Name: "server_name_in_redirect", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).ServerNameInRedirect })},
+	{Name: "port_in_redirect", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).PortInRedirect })},
 	{Name: "msie_padding", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).MsiePadding })},
 	{Name: "root", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
 	{Name: "alias", Type: conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
@@ -226,6 +229,9 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.ClientBodyTimeout.Merge(parent.ClientBodyTimeout, 60*time.Second)
 	loc.SendTimeout.Merge(parent.SendTimeout, 60*time.Second)
 	loc.MsiePadding.Merge(parent.MsiePadding, true)
+	loc.AbsoluteRedirect.Merge(parent.AbsoluteRedirect, true)
+	loc.ServerNameInRedirect.Merge(parent.ServerNameInRedirect, false)
+	loc.PortInRedirect.Merge(parent.PortInRedirect, true)
 	loc.serverHeader, loc.errorTail = serverTokens(loc.ServerTokens.Value)
 	for _, in := range loc.levels() {
 		mergeLocation(in, loc)

@@ -204,6 +204,11 @@ type LocationConf struct {
 	// reads of the body and two writes of the answer.
 	ClientBodyTimeout conf.Setting[time.Duration]
 	SendTimeout       conf.Setting[time.Duration]
+	// AbsoluteRedirect, ServerNameInRedirect and PortInRedirect say how
+	// a Location starting with "/" is made absolute.
+	AbsoluteRedirect     conf.Setting[bool]
+	ServerNameInRedirect conf.Setting[bool]
+	PortInRedirect       conf.Setting[bool]
 	// MsiePadding pads error pages for MSIE and Chrome (msie_padding).
 	MsiePadding conf.Setting[bool]
 	// ClientMaxBodySize is client_max_body_size (0: no limit).

@@ -67,16 +67,22 @@ func (h *fields) del(name string, from int) {
 
 // outside are the headers ngx_http_header_filter writes from their own
 // fields, before its list, in this order (Connection and Keep-Alive are
-// the response's, not fields).
+// the response's, not fields). Location is among them only when the
+// filter makes it absolute; otherwise it keeps its place in the list.
 var outside = [...]string{"Server", "Date", "Content-Type", "Content-Length", "Last-Modified", "Location"}
 
-func isOutside(name string) bool {
+func (w *response) isOutside(f field) bool {
 	for _, o := range outside {
-		if sameName(o, name) {
-			return true
+		if sameName(o, f.name) {
+			return o != "Location" || w.absoluteLocation(f.value)
 		}
 	}
 	return false
+}
+
+// absoluteLocation says the header filter makes a Location absolute.
+func (w *response) absoluteLocation(v string) bool {
+	return strings.HasPrefix(v, "/") && w.c.rq.loc.AbsoluteRedirect.Value
 }
 
 // statusLines are ngx_http_status_lines: nginx's reason phrases, which
@@ -170,9 +176,14 @@ func (w *response) WriteHeader(code int) {
 	for _, name := range outside {
 		found := false
 		for _, f := range w.hdr {
-			if sameName(f.name, name) {
-				b, found = appendField(b, name, f.value), true
+			if !sameName(f.name, name) || !w.isOutside(f) {
+				continue
 			}
+			v := f.value
+			if name == "Location" {
+				v = absoluteRedirect(&c.rq, v)
+			}
+			b, found = appendField(b, name, v), true
 		}
 		if !found && name == "Date" {
 			b = appendField(b, "Date", dateHeader(time.Now()))
@@ -191,7 +202,7 @@ func (w *response) WriteHeader(code int) {
 		}
 	}
 	for _, f := range w.hdr {
-		if !isOutside(f.name) {
+		if !w.isOutside(f) {
 			b = appendField(b, f.name, f.value)
 		}
 	}

@@ -401,7 +401,7 @@ func serve(w *response, rq *request, srv *ServerConf) {
 // redirect (an error_page) for the caller to follow.
 func finish(w *response, rq *request, o outcome) bool {
 	if o.redirect != nil {
-		w.Header().Set("Location", absoluteRedirect(rq, o.location))
+		w.Header().Set("Location", o.location)
 		errorPage(w, rq, o.redirect.status)
 		return false
 	}
@@ -431,7 +431,7 @@ func respond(w *response, rq *request, loc *LocationConf, ret *Return) bool {
 		return false
 	}
 	if code >= 301 && code <= 308 && code != 304 && code != 305 && code != 306 {
-		w.Header().Set("Location", absoluteRedirect(rq, text))
+		w.Header().Set("Location", text)
 		errorPage(w, rq, code)
 		return false
 	}
@@ -487,17 +487,25 @@ func validateHost(h string) (host string, ok bool) {
 }
 
 // absoluteRedirect makes a Location that starts with "/" absolute, as
-// nginx's header filter does with absolute_redirect, port_in_redirect
-// and server_name_in_redirect at their defaults: the request's host (or,
-// without one, the address it came to) and that port, unless 80.
+// nginx's header filter does for every answer: with absolute_redirect,
+// the server's name (server_name_in_redirect) or the request's host (or,
+// without one, the address it came to), and the port unless it is 80 or
+// port_in_redirect is off.
 func absoluteRedirect(rq *request, loc string) string {
-	if !strings.HasPrefix(loc, "/") {
+	l := rq.loc
+	if !strings.HasPrefix(loc, "/") || !l.AbsoluteRedirect.Value {
 		return loc
 	}
 	host := rq.hostName
+	if l.ServerNameInRedirect.Value {
+		host = rq.srv.firstName()
+	}
 	lhost, port := "", ""
 	if !rq.c.unix {
 		lhost, port, _ = net.SplitHostPort(rq.c.local)
+	}
+	if !l.PortInRedirect.Value {
+		port = ""
 	}
 	if host == "" {
 		host = lhost

@@ -140,7 +140,7 @@ func content(w *response, rq *request) int {
 		if rq.args != "" {
 			target += "?" + rq.args
 		}
-		w.Header().Set("Location", absoluteRedirect(rq, target))
+		w.Header().Set("Location", target)
 		return http.StatusMovedPermanently
 	}
 	if !f.isRegular() {

@@ -34,6 +34,9 @@ http {
         location /host { return 200 "$host|$http_host|$request|$uri|$args|$http_x_foo"; }
         location /moved { return 302 /a.txt; }
         location /odd { return 299 "odd"; }
+        location /abs-off { absolute_redirect off; return 301 /a.txt; }
+        location /name-in { server_name_in_redirect on; return 302 /a.txt; }
+        location /no-port { port_in_redirect off; rewrite ^ /a.txt redirect; }
         location /short { keepalive_timeout 200ms; return 200 "short"; }
         location /dir/ { autoindex on; }
     }
@@ -123,6 +126,11 @@ var http1Cases = []struct{ name, req string }{
 	{"expect continue http10", "GET /a.txt HTTP/1.0\r\nExpect: 100-continue\r\n\r\n"},
 	{"chrome not found", "GET /nope HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\r\nConnection: close\r\n\r\n"},
 	{"firefox not found", "GET /nope HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0\r\nConnection: close\r\n\r\n"},
+	{"absolute_redirect off", "GET /abs-off HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"server_name_in_redirect", "GET /name-in HTTP/1.1\r\nHost: LOCALHOST.\r\nConnection: close\r\n\r\n"},
+	{"port_in_redirect off", "GET /no-port HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"directory redirect", "GET /dir HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"directory redirect without host", "GET /dir HTTP/1.0\r\n\r\n"},
 	{"redirect", "GET /moved HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"status without reason", "GET /odd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"autoindex chunked", "GET /dir/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
