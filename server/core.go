@@ -73,6 +73,11 @@ var CoreCommands = []conf.Command{
 	{Name: "absolute_redirect", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).AbsoluteRedirect })},
 	{Name: "server_name_in_redirect", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).ServerNameInRedirect })},
 	{Name: "port_in_redirect", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).PortInRedirect })},
+	{Name: "log_not_found", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).LogNotFound })},
+	{Name: "etag", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).ETag })},
+	{Name: "if_modified_since", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.EnumSlot(func(s *conf.Scope) *conf.Setting[string] { return &locOf(s).IfModifiedSince }, "off", "exact", "before")},
+	{Name: "max_ranges", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: setMaxRanges},
+	{Name: "chunked_transfer_encoding", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).ChunkedTransferEncoding })},
 	{Name: "msie_padding", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).MsiePadding })},
 	{Name: "root", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
 	{Name: "alias", Type: conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
@@ -229,6 +234,11 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.ClientBodyTimeout.Merge(parent.ClientBodyTimeout, 60*time.Second)
 	loc.SendTimeout.Merge(parent.SendTimeout, 60*time.Second)
 	loc.MsiePadding.Merge(parent.MsiePadding, true)
+	loc.LogNotFound.Merge(parent.LogNotFound, true)
+	loc.ETag.Merge(parent.ETag, true)
+	loc.IfModifiedSince.Merge(parent.IfModifiedSince, "exact")
+	loc.MaxRanges.Merge(parent.MaxRanges, -1)
+	loc.ChunkedTransferEncoding.Merge(parent.ChunkedTransferEncoding, true)
 	loc.AbsoluteRedirect.Merge(parent.AbsoluteRedirect, true)
 	loc.ServerNameInRedirect.Merge(parent.ServerNameInRedirect, false)
 	loc.PortInRedirect.Merge(parent.PortInRedirect, true)
@@ -752,6 +762,15 @@ func setKeepaliveTimeout(s *conf.Scope, d *parser.Directive) error {
 		}
 	}
 	return locOf(s).Keepalive.Put(k, d)
+}
+
+// setMaxRanges is ngx_conf_set_num_slot; unset is no limit (-1).
+func setMaxRanges(s *conf.Scope, d *parser.Directive) error {
+	n, err := conf.ParseNumber(d.Args[0].Value)
+	if err != nil {
+		return conf.Tail("invalid number")
+	}
+	return locOf(s).MaxRanges.Put(n, d)
 }
 
 // setKeepaliveRequests is ngx_conf_set_num_slot.

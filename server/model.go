@@ -209,6 +209,15 @@ type LocationConf struct {
 	AbsoluteRedirect     conf.Setting[bool]
 	ServerNameInRedirect conf.Setting[bool]
 	PortInRedirect       conf.Setting[bool]
+	// LogNotFound logs files not found; ETag sends the static ETag;
+	// IfModifiedSince is "off", "exact" or "before"; MaxRanges limits
+	// the ranges of a request (-1: no limit, 0: no ranges);
+	// ChunkedTransferEncoding allows chunked answers.
+	LogNotFound             conf.Setting[bool]
+	ETag                    conf.Setting[bool]
+	IfModifiedSince         conf.Setting[string]
+	MaxRanges               conf.Setting[int64]
+	ChunkedTransferEncoding conf.Setting[bool]
 	// MsiePadding pads error pages for MSIE and Chrome (msie_padding).
 	MsiePadding conf.Setting[bool]
 	// ClientMaxBodySize is client_max_body_size (0: no limit).

@@ -167,7 +167,7 @@ func (w *response) WriteHeader(code int) {
 	// ngx_http_chunked_header_filter: a body without a length goes in
 	// chunks to HTTP/1.1, and ends the connection for HTTP/1.0.
 	if !w.noBody && code >= 200 && code != 204 && code != 304 && w.hdr.Get("Content-Length") == "" {
-		if c.rq.in.minor >= 1 {
+		if c.rq.in.minor >= 1 && c.rq.loc.ChunkedTransferEncoding.Value {
 			w.chunked = true
 		} else {
 			w.close = true

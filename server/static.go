@@ -131,7 +131,9 @@ func content(w *response, rq *request) int {
 		if code == http.StatusInternalServerError {
 			level = errlog.Crit
 		}
-		rq.log(level, `open() "%s" failed%s`, path, parser.Errno(err))
+		if code != http.StatusNotFound || loc.LogNotFound.Value {
+			rq.log(level, `open() "%s" failed%s`, path, parser.Errno(err))
+		}
 		return code
 	}
 	defer f.close()
@@ -203,21 +205,15 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// osFile hands the descriptor to an os.File, for sendfile; the file no
-// longer owns it.
-func (f *file) osFile(name string) *os.File {
-	fd := f.fd
-	f.fd = -1
-	return os.NewFile(uintptr(fd), name)
-}
-
 // indexError is ngx_http_index_error: 403 when forbidden, else 404.
 func (rq *request) indexError(path string, err error) int {
 	if errors.Is(err, fs.ErrPermission) {
 		rq.log(errlog.Error, `"%s" is forbidden%s`, path, parser.Errno(err))
 		return http.StatusForbidden
 	}
-	rq.log(errlog.Error, `"%s" is not found%s`, path, parser.Errno(err))
+	if rq.loc.LogNotFound.Value {
+		rq.log(errlog.Error, `"%s" is not found%s`, path, parser.Errno(err))
+	}
 	return http.StatusNotFound
 }
 
@@ -241,8 +237,11 @@ func serveFile(w *response, rq *request, loc *LocationConf, f *file) int {
 	size := f.size()
 	hdr.Set("Content-Type", loc.withCharset(loc.contentType(rq.uri)))
 	hdr.Set("Last-Modified", mtime.UTC().Format(http.TimeFormat))
-	tag := etag(mtime, size)
-	hdr.Set("ETag", tag)
+	tag := ""
+	if loc.ETag.Value {
+		tag = etag(mtime, size)
+		hdr.Set("ETag", tag)
+	}
 	status := rq.status(http.StatusOK)
 	// An error page (error_page) is answered whole, with its status.
 	if status == http.StatusOK {
@@ -255,9 +254,10 @@ func serveFile(w *response, rq *request, loc *LocationConf, f *file) int {
 			w.WriteHeader(http.StatusNotModified)
 			return 0
 		}
-		hdr.Set("Accept-Ranges", "bytes")
-		if code, done := serveRanges(w, rq, loc, io.NewSectionReader(f, 0, size), size); done {
-			return code
+		if loc.MaxRanges.Value != 0 {
+			if code, done := serveRanges(w, rq, loc, io.NewSectionReader(f, 0, size), size); done {
+				return code
+			}
 		}
 	}
 	if status != http.StatusOK {
@@ -267,6 +267,11 @@ func serveFile(w *response, rq *request, loc *LocationConf, f *file) int {
 	}
 	hdr.Set("Content-Length", strconv.FormatInt(size, 10))
 	headersFilter(w, rq, status)
+	if status == http.StatusOK && loc.MaxRanges.Value != 0 && rq.in.major >= 1 {
+		// The range filter, after the headers filter: its header comes
+		// after add_header's.
+		hdr.Set("Accept-Ranges", "bytes")
+	}
 	w.WriteHeader(status)
 	if rq.method == http.MethodHead {
 		return 0

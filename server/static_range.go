@@ -32,9 +32,11 @@ func notModified(rq *request, mtime time.Time, etag string) bool {
 	if ims == "" && inm == "" {
 		return false
 	}
-	if ims != "" {
+	// ngx_http_test_if_modified, by if_modified_since: off counts
+	// every file modified.
+	if mode := rq.loc.IfModifiedSince.Value; ims != "" {
 		t, err := http.ParseTime(ims)
-		if err != nil || t.Unix() != mtime.Unix() {
+		if mode == "off" || err != nil || t.Unix() != mtime.Unix() && (mode == "exact" || mtime.Unix() > t.Unix()) {
 			return false
 		}
 	}
@@ -70,7 +72,7 @@ type byteRange struct{ start, end int64 }
 
 // parseRanges is ngx_http_range_parse: ok is false for a header nginx
 // answers 416, ranges nil for one it ignores (the whole file is sent).
-func parseRanges(spec string, size int64) (ranges []byteRange, ok bool) {
+func parseRanges(spec string, size int64, max int) (ranges []byteRange, ok bool) {
 	p := spec
 	var total int64
 	for {
@@ -118,6 +120,9 @@ func parseRanges(spec string, size int64) (ranges []byteRange, ok bool) {
 		}
 	found:
 		if start < end {
+			if max >= 0 && len(ranges) == max {
+				return nil, true // more than max_ranges: the whole file
+			}
 			ranges = append(ranges, byteRange{start, end})
 			total += end - start
 		} else if start == 0 {
@@ -173,7 +178,11 @@ func serveRanges(w *response, rq *request, loc *LocationConf, f io.ReadSeeker, s
 			return 0, false
 		}
 	}
-	ranges, ok := parseRanges(spec[6:], size)
+	max := -1
+	if loc.MaxRanges.IsSet {
+		max = int(loc.MaxRanges.Value)
+	}
+	ranges, ok := parseRanges(spec[6:], size, max)
 	if !ok {
 		hdr.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
 		// nginx's headers filter has run for the 200 the range filter

@@ -37,6 +37,14 @@ http {
         location /abs-off { absolute_redirect off; return 301 /a.txt; }
         location /name-in { server_name_in_redirect on; return 302 /a.txt; }
         location /no-port { port_in_redirect off; rewrite ^ /a.txt redirect; }
+        location /noetag/ { alias %[2]s/html/; etag off; }
+        location /ims-before/ { alias %[2]s/html/; if_modified_since before; }
+        location /ims-off/ { alias %[2]s/html/; if_modified_since off; }
+        location /no-ranges/ { alias %[2]s/html/; max_ranges 0; }
+        location /one-range/ { alias %[2]s/html/; max_ranges 1; }
+        location /no-chunks/ { alias %[2]s/html/dir/; autoindex on; chunked_transfer_encoding off; }
+        location /quiet/ { alias %[2]s/html/; log_not_found off; index none.html; }
+        location /added/ { alias %[2]s/html/; add_header X-Added 1; expires 1h; }
         location /short { keepalive_timeout 200ms; return 200 "short"; }
         location /dir/ { autoindex on; }
     }
@@ -131,6 +139,23 @@ var http1Cases = []struct{ name, req string }{
 	{"port_in_redirect off", "GET /no-port HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"directory redirect", "GET /dir HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"directory redirect without host", "GET /dir HTTP/1.0\r\n\r\n"},
+	{"etag off", "GET /noetag/a.txt HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: \"5e0be100-d\"\r\nConnection: close\r\n\r\n"},
+	{"etag off if-match", "GET /noetag/a.txt HTTP/1.1\r\nHost: localhost\r\nIf-Match: \"5e0be100-d\"\r\nConnection: close\r\n\r\n"},
+	{"etag off if-match any", "GET /noetag/a.txt HTTP/1.1\r\nHost: localhost\r\nIf-Match: *\r\nConnection: close\r\n\r\n"},
+	{"etag", "GET /a.txt HTTP/1.1\r\nHost: localhost\r\nIf-None-Match: \"5e0be100-d\"\r\nConnection: close\r\n\r\n"},
+	{"if-modified-since exact", "GET /a.txt HTTP/1.1\r\nHost: localhost\r\nIf-Modified-Since: Thu, 02 Jan 2020 00:00:00 GMT\r\nConnection: close\r\n\r\n"},
+	{"if-modified-since same", "GET /a.txt HTTP/1.1\r\nHost: localhost\r\nIf-Modified-Since: Wed, 01 Jan 2020 00:00:00 GMT\r\nConnection: close\r\n\r\n"},
+	{"if-modified-since before", "GET /ims-before/a.txt HTTP/1.1\r\nHost: localhost\r\nIf-Modified-Since: Thu, 02 Jan 2020 00:00:00 GMT\r\nConnection: close\r\n\r\n"},
+	{"if-modified-since before older", "GET /ims-before/a.txt HTTP/1.1\r\nHost: localhost\r\nIf-Modified-Since: Tue, 31 Dec 2019 00:00:00 GMT\r\nConnection: close\r\n\r\n"},
+	{"if-modified-since off", "GET /ims-off/a.txt HTTP/1.1\r\nHost: localhost\r\nIf-Modified-Since: Wed, 01 Jan 2020 00:00:00 GMT\r\nConnection: close\r\n\r\n"},
+	{"max_ranges 0", "GET /no-ranges/a.txt HTTP/1.1\r\nHost: localhost\r\nRange: bytes=0-1\r\nConnection: close\r\n\r\n"},
+	{"max_ranges 1 one", "GET /one-range/a.txt HTTP/1.1\r\nHost: localhost\r\nRange: bytes=0-1\r\nConnection: close\r\n\r\n"},
+	{"max_ranges 1 two", "GET /one-range/a.txt HTTP/1.1\r\nHost: localhost\r\nRange: bytes=0-1,3-4\r\nConnection: close\r\n\r\n"},
+	{"range http10", "GET /a.txt HTTP/1.0\r\nRange: bytes=0-1\r\n\r\n"},
+	{"chunked off", "GET /no-chunks/ HTTP/1.1\r\nHost: localhost\r\n\r\n"},
+	{"log_not_found off", "GET /quiet/nope HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"log_not_found off index", "GET /quiet/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"header order", "GET /added/a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"redirect", "GET /moved HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"status without reason", "GET /odd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"autoindex chunked", "GET /dir/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
@@ -152,6 +177,10 @@ func TestHTTP1(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "html", "x"), 0o755)
 	os.WriteFile(filepath.Join(dir, "html", "a.txt"), []byte("hello, world\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "html", "dir", "f.txt"), []byte("f\n"), 0o644)
+	mtime := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, f := range []string{"a.txt", "dir/f.txt", "dir"} {
+		os.Chtimes(filepath.Join(dir, "html", f), mtime, mtime)
+	}
 	conf := func(name string) func(int) string {
 		return func(port int) string { return fmt.Sprintf(http1Conf, port, dir, name) }
 	}
