@@ -12,7 +12,7 @@ import (
 // (source_charset, override_charset, charset_map) is still pending.
 var CharsetCommands = []conf.Command{
 	{Name: "charset", Once: true, Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_charset_filter_module", Set: conf.StrSlot(func(s *conf.Scope) *conf.Setting[string] { return &locOf(s).Charset })},
-	{Name: "charset_types", Type: httpAny | conf.OneMore, Module: "ngx_http_charset_filter_module", Set: setCharsetTypes},
+	{Name: "charset_types", Type: httpAny | conf.OneMore, Module: "ngx_http_charset_filter_module", Set: typesSlot(func(s *conf.Scope) *conf.Setting[typeSet] { return &locOf(s).CharsetTypes })},
 }
 
 // defaultCharsetTypes are charset_types' default.
@@ -33,20 +33,21 @@ func (t typeSet) has(mime string) bool {
 	return t[strings.ToLower(strings.TrimSpace(mime))]
 }
 
-// setCharsetTypes is ngx_http_types_slot: a second charset_types in a
-// block adds to the first.
-func setCharsetTypes(s *conf.Scope, d *parser.Directive) error {
-	ct := &locOf(s).CharsetTypes
-	if !ct.IsSet {
-		// ngx_http_types_slot always adds text/html.
-		if err := ct.Put(typeSet{"text/html": true}, d); err != nil {
-			return err
+// typesSlot is ngx_http_types_slot: text/html is always in, and a second
+// directive in a block adds to the first.
+func typesSlot(f conf.Field[typeSet]) func(*conf.Scope, *parser.Directive) error {
+	return func(s *conf.Scope, d *parser.Directive) error {
+		ct := f(s)
+		if !ct.IsSet {
+			if err := ct.Put(typeSet{"text/html": true}, d); err != nil {
+				return err
+			}
 		}
+		for _, a := range d.Args {
+			ct.Value[strings.ToLower(a.Value)] = true
+		}
+		return nil
 	}
-	for _, a := range d.Args {
-		ct.Value[strings.ToLower(a.Value)] = true
-	}
-	return nil
 }
 
 // withCharset adds "; charset=…" to a content type, as the charset

@@ -217,6 +217,7 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.ServerTokens.Merge(parent.ServerTokens, "on")
 	loc.ClientMaxBodySize.Merge(parent.ClientMaxBodySize, 1<<20)
 	loc.Autoindex.merge(&parent.Autoindex)
+	loc.Gzip.merge(&parent.Gzip)
 	loc.AuthBasic.merge(&parent.AuthBasic)
 	mergeAccessLogs(loc, parent)
 	loc.Keepalive.Merge(parent.Keepalive, Keepalive{Timeout: 75 * time.Second, Header: -1})

@@ -476,6 +476,7 @@ func (c *conn) finish() bool {
 	if !w.sent {
 		w.WriteHeader(w.status)
 	}
+	w.endGzip()
 	if w.chunked {
 		c.writeString("0\r\n\r\n")
 	}

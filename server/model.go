@@ -175,6 +175,7 @@ type LocationConf struct {
 	serverHeader string
 	errorTail    string
 	Autoindex    Autoindex
+	Gzip         GzipConf
 	AuthBasic    AuthBasic
 	// Keepalive is keepalive_timeout, KeepaliveRequests and KeepaliveTime
 	// the limits of a connection's requests and lifetime.

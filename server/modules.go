@@ -18,6 +18,7 @@ var Modules = [][]conf.Command{
 	AccessCommands,
 	AuthBasicCommands,
 	HeadersCommands,
+	GzipCommands,
 	LogCommands,
 	SSLCommands,
 	NginxCommands,

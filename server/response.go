@@ -1,6 +1,7 @@
 package server
 
 import (
+	"compress/gzip"
 	"net/http"
 	"strconv"
 	"strings"
@@ -138,6 +139,12 @@ type response struct {
 	keepAlive string
 	// chunked says the body goes in chunks: it has no length.
 	chunked bool
+	// vary sends "Vary: Accept-Encoding" (with gzip_vary): the answer
+	// depends on it; gz compresses the body.
+	vary bool
+	gz   *gzip.Writer
+	// precompressed says the file is gzip_static's ".gz".
+	precompressed bool
 }
 
 // Header is the answer's headers, to change before WriteHeader.
@@ -151,6 +158,9 @@ func (w *response) WriteHeader(code int) {
 	}
 	w.sent, w.status = true, code
 	c := w.c
+	if w.gzipFilter(code) && !w.noBody {
+		defer w.startGzip()
+	}
 	if c.rq.in.http09 {
 		return // HTTP/0.9 has no head
 	}
@@ -201,6 +211,9 @@ func (w *response) WriteHeader(code int) {
 			b = appendField(b, "Keep-Alive", w.keepAlive)
 		}
 	}
+	if w.vary && c.rq.loc.Gzip.Vary.Value {
+		b = append(b, "Vary: Accept-Encoding\r\n"...)
+	}
 	for _, f := range w.hdr {
 		if !w.isOutside(f) {
 			b = appendField(b, f.name, f.value)
@@ -224,7 +237,20 @@ func (w *response) Write(p []byte) (int, error) {
 	if w.noBody || len(p) == 0 {
 		return len(p), nil
 	}
+	if w.gz != nil {
+		return w.gz.Write(p)
+	}
+	return w.writeBody(p)
+}
+
+// writeBody sends body bytes as they go on the wire: in a chunk, when
+// the answer is chunked.
+func (w *response) writeBody(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if w.chunked {
+		w.c.outBuffer()
 		w.c.out = strconv.AppendInt(w.c.out, int64(len(p)), 16)
 		w.c.out = append(w.c.out, "\r\n"...)
 		defer w.c.writeString("\r\n")
@@ -242,7 +268,7 @@ func (w *response) WriteString(s string) (int, error) {
 	if w.noBody || len(s) == 0 {
 		return len(s), nil
 	}
-	if w.chunked {
+	if w.chunked || w.gz != nil {
 		return w.Write([]byte(s))
 	}
 	n, err := w.c.writeString(s)

@@ -124,15 +124,14 @@ func content(w *response, rq *request) int {
 	}
 	rq.discarded = true // ngx_http_static_handler discards the body here
 	path, _ := rq.mapPath(loc)
+	if code, done := gzipStatic(w, rq, loc, path); done {
+		return code
+	}
 	f, err := openFile(path)
 	if err != nil {
 		code := openStatus(err)
-		level := errlog.Error
-		if code == http.StatusInternalServerError {
-			level = errlog.Crit
-		}
 		if code != http.StatusNotFound || loc.LogNotFound.Value {
-			rq.log(level, `open() "%s" failed%s`, path, parser.Errno(err))
+			rq.logOpenFailed(code, path, err)
 		}
 		return code
 	}
@@ -217,6 +216,16 @@ func (rq *request) indexError(path string, err error) int {
 	return http.StatusNotFound
 }
 
+// logOpenFailed logs a failed open as ngx_http_static_handler does:
+// at error, or crit for what is no client's doing.
+func (rq *request) logOpenFailed(code int, path string, err error) {
+	level := errlog.Error
+	if code == http.StatusInternalServerError {
+		level = errlog.Crit
+	}
+	rq.log(level, `open() "%s" failed%s`, path, parser.Errno(err))
+}
+
 // openStatus is the answer of ngx_http_static_handler to a failed open.
 func openStatus(err error) int {
 	switch {
@@ -242,6 +251,11 @@ func serveFile(w *response, rq *request, loc *LocationConf, f *file) int {
 		tag = etag(mtime, size)
 		hdr.Set("ETag", tag)
 	}
+	// nginx 1.22's gzip_static answers without ranges.
+	ranges := loc.MaxRanges.Value != 0 && !w.precompressed
+	if w.precompressed {
+		hdr.Add("Content-Encoding", "gzip")
+	}
 	status := rq.status(http.StatusOK)
 	// An error page (error_page) is answered whole, with its status.
 	if status == http.StatusOK {
@@ -254,7 +268,12 @@ func serveFile(w *response, rq *request, loc *LocationConf, f *file) int {
 			w.WriteHeader(http.StatusNotModified)
 			return 0
 		}
-		if loc.MaxRanges.Value != 0 {
+		// The gzip filter sees the 200 before the range filter makes
+		// it a 206: it asks for Vary, and takes the ranges away from
+		// an answer it compresses.
+		gz := w.gzipEligible(http.StatusOK, hdr.Get("Content-Type"), size)
+		w.vary = w.vary || gz
+		if ranges && !(gz && w.gzipOK()) {
 			if code, done := serveRanges(w, rq, loc, io.NewSectionReader(f, 0, size), size); done {
 				return code
 			}
@@ -267,13 +286,17 @@ func serveFile(w *response, rq *request, loc *LocationConf, f *file) int {
 	}
 	hdr.Set("Content-Length", strconv.FormatInt(size, 10))
 	headersFilter(w, rq, status)
-	if status == http.StatusOK && loc.MaxRanges.Value != 0 && rq.in.major >= 1 {
+	if status == http.StatusOK && ranges && rq.in.major >= 1 {
 		// The range filter, after the headers filter: its header comes
 		// after add_header's.
 		hdr.Set("Accept-Ranges", "bytes")
 	}
 	w.WriteHeader(status)
 	if rq.method == http.MethodHead {
+		return 0
+	}
+	if w.gz != nil {
+		copyBody(w, f, size)
 		return 0
 	}
 	// A small file goes in one write with the head: sendfile after a
