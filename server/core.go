@@ -78,6 +78,7 @@ var CoreCommands = []conf.Command{
 	{Name: "if_modified_since", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.EnumSlot(func(s *conf.Scope) *conf.Setting[string] { return &locOf(s).IfModifiedSince }, "off", "exact", "before")},
 	{Name: "max_ranges", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: setMaxRanges},
 	{Name: "chunked_transfer_encoding", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).ChunkedTransferEncoding })},
+	{Name: "disable_symlinks", Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Set: setDisableSymlinks},
 	{Name: "msie_padding", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).MsiePadding })},
 	{Name: "root", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
 	{Name: "alias", Type: conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
@@ -235,6 +236,7 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.ClientBodyTimeout.Merge(parent.ClientBodyTimeout, 60*time.Second)
 	loc.SendTimeout.Merge(parent.SendTimeout, 60*time.Second)
 	loc.MsiePadding.Merge(parent.MsiePadding, true)
+	loc.DisableSymlinks.Merge(parent.DisableSymlinks, Symlinks{})
 	loc.LogNotFound.Merge(parent.LogNotFound, true)
 	loc.ETag.Merge(parent.ETag, true)
 	loc.IfModifiedSince.Merge(parent.IfModifiedSince, "exact")

@@ -375,10 +375,10 @@ func gzipStatic(w *response, rq *request, loc *LocationConf, path string) (int, 
 	if !loc.Gzip.Vary.Value && !ok {
 		return 0, false
 	}
-	f, err := openFile(path + ".gz")
+	f, failed, err := rq.openFile(loc, path+".gz")
 	if err != nil {
 		if code := openStatus(err); code != http.StatusNotFound {
-			rq.logOpenFailed(code, path+".gz", err)
+			rq.logOpenFailed(code, failed, path+".gz", err)
 		}
 		return 0, false
 	}

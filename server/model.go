@@ -219,6 +219,8 @@ type LocationConf struct {
 	IfModifiedSince         conf.Setting[string]
 	MaxRanges               conf.Setting[int64]
 	ChunkedTransferEncoding conf.Setting[bool]
+	// DisableSymlinks is disable_symlinks.
+	DisableSymlinks conf.Setting[Symlinks]
 	// MsiePadding pads error pages for MSIE and Chrome (msie_padding).
 	MsiePadding conf.Setting[bool]
 	// ClientMaxBodySize is client_max_body_size (0: no limit).

@@ -71,7 +71,6 @@ var NginxCommands = []conf.Command{
 	{Name: "open_file_cache_events", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_core_module", Status: conf.Unsupported},
 	{Name: "resolver", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.OneMore, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#6"},
 	{Name: "resolver_timeout", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#6", Set: conf.Check(conf.KindMsec)},
-	{Name: "disable_symlinks", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4"},
 	{Name: "server", Type: conf.HTTPUps | conf.OneMore, Module: "ngx_http_upstream_module", Status: conf.Pending, Planned: "#6"},
 	{Name: "add_before_body", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_addition_filter_module", Status: conf.Unsupported},
 	{Name: "add_after_body", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_addition_filter_module", Status: conf.Unsupported},

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"edge/internal/conf"
@@ -265,7 +264,7 @@ func parseCondition(h *HTTPConf, d *parser.Directive) (condition, error) {
 // holds evaluates the condition; a regex that matches sets the captures.
 func (c *condition) holds(rq *request) bool {
 	if c.v == nil {
-		return fileTest(c.op, c.operand.String(rq))
+		return rq.fileTest(c.op, c.operand.String(rq))
 	}
 	v := rq.value(c.v)
 	switch c.op {
@@ -286,19 +285,22 @@ func (c *condition) holds(rq *request) bool {
 }
 
 // fileTest is -f, -d, -e, -x and their negations.
-func fileTest(op, path string) bool {
+func (rq *request) fileTest(op, path string) bool {
 	neg := strings.HasPrefix(op, "!")
-	fi, err := os.Stat(path)
+	fi, failed, err := rq.statFailed(rq.loc, path)
+	if err != nil {
+		rq.logStatFailed(failed, path, err)
+	}
 	var ok bool
 	switch op[len(op)-1] {
 	case 'f':
-		ok = err == nil && fi.Mode().IsRegular()
+		ok = err == nil && fi.isRegular()
 	case 'd':
-		ok = err == nil && fi.IsDir()
+		ok = err == nil && fi.isDir()
 	case 'e':
 		ok = err == nil
 	case 'x':
-		ok = err == nil && fi.Mode()&0o111 != 0
+		ok = err == nil && fi.st.Mode&0o111 != 0
 	}
 	return ok != neg
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -91,17 +90,24 @@ func content(w *response, rq *request) int {
 			}
 			// A directory named like an index is redirected to all the
 			// same; the static module then answers it with a 301.
-			if _, err := os.Stat(dir + name); err != nil {
+			if _, err := rq.statFile(loc, dir+name); err != nil {
+				if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EMLINK) {
+					return http.StatusForbidden // disable_symlinks refused it
+				}
 				if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ENAMETOOLONG) || errors.Is(err, fs.ErrPermission) {
 					return rq.indexError(dir+name, err)
 				}
 				if !dirTested {
-					if di, derr := os.Stat(dir); derr != nil {
+					if di, derr := rq.statFile(loc, dir); derr != nil {
 						return rq.indexError(dir+name, derr)
-					} else if !di.IsDir() {
+					} else if !di.isDir() {
 						return http.StatusNotFound
 					}
 					dirTested = true
+				}
+				if !errors.Is(err, fs.ErrNotExist) {
+					rq.log(errlog.Crit, `stat() "%s" failed%s`, dir+name, parser.Errno(err))
+					return http.StatusInternalServerError
 				}
 				continue
 			}
@@ -113,7 +119,7 @@ func content(w *response, rq *request) int {
 			return autoindex(w, rq, dir)
 		}
 		// No index: nginx's core says the directory index is forbidden.
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		if fi, err := rq.statFile(loc, dir); err != nil || !fi.isDir() {
 			return http.StatusNotFound
 		}
 		rq.log(errlog.Error, `directory index of "%s" is forbidden`, dir)
@@ -127,11 +133,11 @@ func content(w *response, rq *request) int {
 	if code, done := gzipStatic(w, rq, loc, path); done {
 		return code
 	}
-	f, err := openFile(path)
+	f, failed, err := rq.openFile(loc, path)
 	if err != nil {
 		code := openStatus(err)
 		if code != http.StatusNotFound || loc.LogNotFound.Value {
-			rq.logOpenFailed(code, path, err)
+			rq.logOpenFailed(code, failed, path, err)
 		}
 		return code
 	}
@@ -218,12 +224,12 @@ func (rq *request) indexError(path string, err error) int {
 
 // logOpenFailed logs a failed open as ngx_http_static_handler does:
 // at error, or crit for what is no client's doing.
-func (rq *request) logOpenFailed(code int, path string, err error) {
+func (rq *request) logOpenFailed(code int, failed, path string, err error) {
 	level := errlog.Error
 	if code == http.StatusInternalServerError {
 		level = errlog.Crit
 	}
-	rq.log(level, `open() "%s" failed%s`, path, parser.Errno(err))
+	rq.log(level, `%s "%s" failed%s`, failed, path, parser.Errno(err))
 }
 
 // openStatus is the answer of ngx_http_static_handler to a failed open.

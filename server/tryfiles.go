@@ -1,7 +1,6 @@
 package server
 
 import (
-	"os"
 	"strings"
 
 	"edge/internal/conf"
@@ -82,8 +81,12 @@ func (tf *tryFiles) try(rq *request, loc *LocationConf) tryOutcome {
 		rq.uri = name
 		path, _ := rq.mapPath(loc)
 		rq.uri = saved
-		fi, err := os.Stat(path)
-		if err != nil || fi.IsDir() != f.dir {
+		fi, failed, err := rq.statFailed(loc, path)
+		if err != nil {
+			rq.logStatFailed(failed, path, err)
+			continue
+		}
+		if fi.isDir() != f.dir {
 			continue
 		}
 		rq.uri = name
