@@ -79,6 +79,8 @@ var CoreCommands = []conf.Command{
 	{Name: "max_ranges", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: setMaxRanges},
 	{Name: "chunked_transfer_encoding", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).ChunkedTransferEncoding })},
 	{Name: "disable_symlinks", Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Set: setDisableSymlinks},
+	{Name: "keepalive_disable", Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Set: setKeepaliveDisable},
+	{Name: "msie_refresh", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).MsieRefresh })},
 	{Name: "msie_padding", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).MsiePadding })},
 	{Name: "root", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
 	{Name: "alias", Type: conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
@@ -236,6 +238,8 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.ClientBodyTimeout.Merge(parent.ClientBodyTimeout, 60*time.Second)
 	loc.SendTimeout.Merge(parent.SendTimeout, 60*time.Second)
 	loc.MsiePadding.Merge(parent.MsiePadding, true)
+	loc.MsieRefresh.Merge(parent.MsieRefresh, false)
+	loc.KeepaliveDisable.Merge(parent.KeepaliveDisable, keepaliveDisableMSIE6)
 	loc.DisableSymlinks.Merge(parent.DisableSymlinks, Symlinks{})
 	loc.LogNotFound.Merge(parent.LogNotFound, true)
 	loc.ETag.Merge(parent.ETag, true)
@@ -765,6 +769,33 @@ func setKeepaliveTimeout(s *conf.Scope, d *parser.Directive) error {
 		}
 	}
 	return locOf(s).Keepalive.Put(k, d)
+}
+
+// keepalive_disable's browsers.
+const (
+	keepaliveDisableMSIE6 = 1 << iota
+	keepaliveDisableSafari
+)
+
+// setKeepaliveDisable is ngx_conf_set_bitmask_slot ("none" is no bit).
+func setKeepaliveDisable(s *conf.Scope, d *parser.Directive) error {
+	kd := &locOf(s).KeepaliveDisable
+	if kd.IsSet {
+		return conf.Tail("is duplicate")
+	}
+	mask := 0
+	for _, a := range d.Args {
+		switch strings.ToLower(a.Value) {
+		case "none":
+		case "msie6":
+			mask |= keepaliveDisableMSIE6
+		case "safari":
+			mask |= keepaliveDisableSafari
+		default:
+			return parser.Errorf(d.End, `invalid value "%s"`, a.Value)
+		}
+	}
+	return kd.Put(mask, d)
 }
 
 // setMaxRanges is ngx_conf_set_num_slot; unset is no limit (-1).

@@ -274,7 +274,7 @@ func quality(s string) bool {
 // without SV1; not Opera.
 func msie6(ua string) bool {
 	i := strings.Index(ua, "MSIE ")
-	if i < 0 || i+7 >= len(ua) || strings.Contains(ua, "Opera") || ua[i+6] != '.' {
+	if !uaMSIE(ua) || ua[i+6] != '.' {
 		return false
 	}
 	switch ua[i+5] {

@@ -201,7 +201,13 @@ func setExpiresHeaders(hdr *fields, e Expires) {
 func keepaliveHeaders(w *response, rq *request, loc *LocationConf) {
 	k := loc.Keepalive.Value
 	c := rq.c
-	if k.Timeout == 0 || c.requests >= loc.KeepaliveRequests.Value || time.Since(c.start) > loc.KeepaliveTime.Value {
+	kd := loc.KeepaliveDisable.Value
+	ua := rq.in.header("User-Agent")
+	if k.Timeout == 0 || c.requests >= loc.KeepaliveRequests.Value || time.Since(c.start) > loc.KeepaliveTime.Value ||
+		// MSIE 6 may wait for a POST's answer on a kept connection; Safari
+		// may send a POST on one already closed (WebKit bug 5760).
+		kd&keepaliveDisableMSIE6 != 0 && rq.method == http.MethodPost && msie6(ua) ||
+		kd&keepaliveDisableSafari != 0 && uaSafari(ua) {
 		w.close = true
 		return
 	}

@@ -221,6 +221,10 @@ type LocationConf struct {
 	ChunkedTransferEncoding conf.Setting[bool]
 	// DisableSymlinks is disable_symlinks.
 	DisableSymlinks conf.Setting[Symlinks]
+	// KeepaliveDisable are keepalive_disable's browsers; MsieRefresh
+	// answers MSIE's redirects with a refresh page.
+	KeepaliveDisable conf.Setting[int]
+	MsieRefresh      conf.Setting[bool]
 	// MsiePadding pads error pages for MSIE and Chrome (msie_padding).
 	MsiePadding conf.Setting[bool]
 	// ClientMaxBodySize is client_max_body_size (0: no limit).

@@ -531,6 +531,10 @@ func errorPage(w *response, rq *request, code int) {
 		return
 	}
 	rq.expectTested = true
+	if (code == 301 || code == 302) && loc.MsieRefresh.Value && uaMSIE(rq.in.header("User-Agent")) {
+		sendRefresh(w, rq)
+		return
+	}
 	// An error page is not the file: nginx's special responses drop its
 	// validators (ngx_http_clean_header).
 	w.Header().Del("ETag")
@@ -560,6 +564,44 @@ func errorPage(w *response, rq *request, code int) {
 	w.WriteString(body)
 }
 
+// sendRefresh is ngx_http_send_refresh: for MSIE, a redirect is a 200
+// page that refreshes to the Location.
+func sendRefresh(w *response, rq *request) {
+	h := w.Header()
+	body := `<html><head><meta http-equiv="Refresh" content="0; URL=` + escapeRefresh(h.Get("Location")) +
+		"\"></head><body></body></html>\r\n"
+	for _, n := range []string{"Location", "Accept-Ranges", "Last-Modified", "ETag"} {
+		h.Del(n)
+	}
+	rq.errStatus = http.StatusOK
+	h.Set("Content-Type", "text/html")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	headersFilter(w, rq, http.StatusOK)
+	w.WriteHeader(http.StatusOK)
+	w.WriteString(body)
+}
+
+// escapeRefresh is ngx_escape_uri with NGX_ESCAPE_REFRESH: controls,
+// bytes past ASCII, and the characters of refreshEscaped.
+func escapeRefresh(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < ' ' || c >= 0x7f || strings.IndexByte(refreshEscaped, c) >= 0 {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// refreshEscaped are the printable characters of nginx's refresh table.
+const refreshEscaped = " \"'<>\\^`{|~"
+
 // msiePadding is what nginx adds to an error page for browsers that
 // would show their own page instead of a short one (msie_padding).
 var msiePadding = strings.Repeat("<!-- a padding to disable MSIE and Chrome friendly error page -->\r\n", 6)
@@ -567,13 +609,20 @@ var msiePadding = strings.Repeat("<!-- a padding to disable MSIE and Chrome frie
 // friendlyErrorPages is ngx_http_process_user_agent's msie or chrome: a
 // User-Agent with "MSIE " (not Opera), or "Chrome/" without "Gecko/".
 func friendlyErrorPages(ua string) bool {
-	if strings.Contains(ua, "Opera") {
-		return false
-	}
-	if i := strings.Index(ua, "MSIE "); i >= 0 && i+7 < len(ua) {
-		return true
-	}
-	return !strings.Contains(ua, "Gecko/") && strings.Contains(ua, "Chrome/")
+	return uaMSIE(ua) || !strings.Contains(ua, "Opera") && !strings.Contains(ua, "Gecko/") && strings.Contains(ua, "Chrome/")
+}
+
+// uaMSIE is ngx_http_process_user_agent's msie.
+func uaMSIE(ua string) bool {
+	i := strings.Index(ua, "MSIE ")
+	return i >= 0 && i+7 < len(ua) && !strings.Contains(ua, "Opera")
+}
+
+// uaSafari is ngx_http_process_user_agent's safari: neither MSIE,
+// Opera, Gecko nor Chrome, and "Safari/" on "Mac OS X".
+func uaSafari(ua string) bool {
+	return !uaMSIE(ua) && !strings.Contains(ua, "Opera") && !strings.Contains(ua, "Gecko/") &&
+		!strings.Contains(ua, "Chrome/") && strings.Contains(ua, "Safari/") && strings.Contains(ua, "Mac OS X")
 }
 
 // statusTitles are the titles of nginx's built-in pages

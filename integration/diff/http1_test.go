@@ -45,6 +45,8 @@ http {
         location /no-chunks/ { alias %[2]s/html/dir/; autoindex on; chunked_transfer_encoding off; }
         location /quiet/ { alias %[2]s/html/; log_not_found off; index none.html; }
         location /added/ { alias %[2]s/html/; add_header X-Added 1; expires 1h; }
+        location /refresh { msie_refresh on; return 302 "/a b\"<'%%.txt"; }
+        location /safari { keepalive_disable safari; return 200 "s"; }
         location /short { keepalive_timeout 200ms; return 200 "short"; }
         location /dir/ { autoindex on; }
     }
@@ -156,6 +158,11 @@ var http1Cases = []struct{ name, req string }{
 	{"log_not_found off", "GET /quiet/nope HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"log_not_found off index", "GET /quiet/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"header order", "GET /added/a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"msie_refresh", "GET /refresh HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1)\r\nConnection: close\r\n\r\n"},
+	{"msie_refresh not msie", "GET /refresh HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Firefox\r\nConnection: close\r\n\r\n"},
+	{"msie6 post", "POST /r HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)\r\nContent-Length: 0\r\n\r\n"},
+	{"msie6 get", "GET /r HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)\r\n\r\n"},
+	{"safari", "GET /safari HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15\r\n\r\n"},
 	{"redirect", "GET /moved HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"status without reason", "GET /odd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"autoindex chunked", "GET /dir/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
