@@ -584,23 +584,8 @@ func sendRefresh(w *response, rq *request) {
 // escapeRefresh is ngx_escape_uri with NGX_ESCAPE_REFRESH: controls,
 // bytes past ASCII, and the characters of refreshEscaped.
 func escapeRefresh(s string) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < ' ' || c >= 0x7f || strings.IndexByte(refreshEscaped, c) >= 0 {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
+	return percentEscape(s, " \"'<>\\^`{|~")
 }
-
-// refreshEscaped are the printable characters of nginx's refresh table.
-const refreshEscaped = " \"'<>\\^`{|~"
 
 // msiePadding is what nginx adds to an error page for browsers that
 // would show their own page instead of a short one (msie_padding).

@@ -325,11 +325,17 @@ func etag(mtime time.Time, size int64) string {
 // NGX_ESCAPE_URI does: spaces, controls, "#", "%", "?" and bytes past
 // ASCII.
 func escapeURI(uri string) string {
+	return percentEscape(uri, ` "#%?`)
+}
+
+// percentEscape is ngx_escape_uri: controls, bytes past ASCII and the
+// characters of special become %XX.
+func percentEscape(s, special string) string {
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
-	for i := 0; i < len(uri); i++ {
-		c := uri[i]
-		if c <= ' ' || c >= 0x7f || c == '"' || c == '#' || c == '%' || c == '?' {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < ' ' || c >= 0x7f || strings.IndexByte(special, c) >= 0 {
 			b.WriteByte('%')
 			b.WriteByte(hex[c>>4])
 			b.WriteByte(hex[c&15])
