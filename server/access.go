@@ -1,9 +1,12 @@
 package server
 
 import (
+	"net/http"
 	"net/netip"
+	"time"
 
 	"edge/internal/conf"
+	"edge/internal/errlog"
 	"edge/parser"
 )
 
@@ -48,10 +51,10 @@ func setAccess(s *conf.Scope, d *parser.Directive) error {
 }
 
 // access is ngx_http_access_handler: the first rule that matches the
-// client decides; none matching allows.
-func (loc *LocationConf) access(c *conn) bool {
+// client decides (accessAllow, accessDeny); none matching declines.
+func (loc *LocationConf) access(c *conn) int {
 	if len(loc.Access) == 0 {
-		return true
+		return accessNone
 	}
 	var addr netip.Addr
 	unix := c.unix
@@ -63,8 +66,70 @@ func (loc *LocationConf) access(c *conn) bool {
 		case rule.all,
 			rule.unix && unix,
 			!unix && rule.prefix.IsValid() && rule.prefix.Contains(addr):
-			return !rule.deny
+			if rule.deny {
+				return accessDeny
+			}
+			return accessAllow
 		}
 	}
-	return true
+	return accessNone
+}
+
+const (
+	accessNone = iota
+	accessAllow
+	accessDeny
+)
+
+// accessPhase is ngx_http_core_access_phase and its post-access phase:
+// allow/deny, then auth_basic, combined as satisfy says. It returns the
+// status to finish with, or 0.
+func (rq *request) accessPhase(w *response) int {
+	loc := rq.loc
+	verdict := loc.access(rq.c)
+	if !loc.SatisfyAny.Value {
+		if verdict == accessDeny {
+			rq.log(errlog.Error, "access forbidden by rule")
+			return http.StatusForbidden
+		}
+		if code := rq.authBasic(w); code != 0 && code != http.StatusOK {
+			return rq.authDelay(code)
+		}
+		return 0
+	}
+	// satisfy any: one module that allows is enough; a 401 wins over a
+	// 403 among those that refuse.
+	if verdict == accessAllow {
+		return 0
+	}
+	code := 0
+	if verdict == accessDeny {
+		code = http.StatusForbidden
+	}
+	switch auth := rq.authBasic(w); auth {
+	case 0:
+	case http.StatusOK:
+		w.Header().Del("WWW-Authenticate")
+		return 0
+	case http.StatusUnauthorized, http.StatusForbidden:
+		if code != http.StatusUnauthorized {
+			code = auth
+		}
+	default:
+		return auth
+	}
+	if code == http.StatusForbidden {
+		rq.log(errlog.Error, "access forbidden by rule")
+	}
+	return rq.authDelay(code)
+}
+
+// authDelay is ngx_http_core_auth_delay: a 401 waits auth_delay, so
+// that guessing passwords is slow.
+func (rq *request) authDelay(code int) int {
+	if d := rq.loc.AuthDelay.Value; code == http.StatusUnauthorized && d > 0 {
+		rq.log(errlog.Info, "delaying unauthorized request")
+		time.Sleep(d)
+	}
+	return code
 }

@@ -56,8 +56,9 @@ func (a *AuthBasic) merge(parent *AuthBasic) {
 	}
 }
 
-// authBasic is ngx_http_auth_basic_handler: 0 lets the request through,
-// else the status to finish with (401 carries the realm).
+// authBasic is ngx_http_auth_basic_handler: 0 when it does not apply,
+// 200 for a user it knows, else the status to finish with (401 carries
+// the realm).
 func (rq *request) authBasic(w *response) int {
 	a := &rq.loc.AuthBasic
 	if a.Realm == nil || a.UserFile == nil {
@@ -99,7 +100,7 @@ func (rq *request) authBasic(w *response) int {
 		rq.log(errlog.Error, `user "%s": password mismatch`, user)
 		return challenge(w, realm)
 	}
-	return 0
+	return http.StatusOK
 }
 
 func challenge(w *response, realm string) int {

@@ -81,6 +81,8 @@ var CoreCommands = []conf.Command{
 	{Name: "disable_symlinks", Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Set: setDisableSymlinks},
 	{Name: "keepalive_disable", Type: httpAny | conf.Take12, Module: "ngx_http_core_module", Set: setKeepaliveDisable},
 	{Name: "msie_refresh", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).MsieRefresh })},
+	{Name: "satisfy", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: setSatisfy},
+	{Name: "auth_delay", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &locOf(s).AuthDelay })},
 	{Name: "msie_padding", Once: true, Type: httpAny | conf.Flag, Module: "ngx_http_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).MsiePadding })},
 	{Name: "root", Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
 	{Name: "alias", Type: conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
@@ -238,6 +240,8 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.ClientBodyTimeout.Merge(parent.ClientBodyTimeout, 60*time.Second)
 	loc.SendTimeout.Merge(parent.SendTimeout, 60*time.Second)
 	loc.MsiePadding.Merge(parent.MsiePadding, true)
+	loc.SatisfyAny.Merge(parent.SatisfyAny, false)
+	loc.AuthDelay.Merge(parent.AuthDelay, 0)
 	loc.MsieRefresh.Merge(parent.MsieRefresh, false)
 	loc.KeepaliveDisable.Merge(parent.KeepaliveDisable, keepaliveDisableMSIE6)
 	loc.DisableSymlinks.Merge(parent.DisableSymlinks, Symlinks{})
@@ -769,6 +773,17 @@ func setKeepaliveTimeout(s *conf.Scope, d *parser.Directive) error {
 		}
 	}
 	return locOf(s).Keepalive.Put(k, d)
+}
+
+// setSatisfy is ngx_conf_set_enum_slot for all|any.
+func setSatisfy(s *conf.Scope, d *parser.Directive) error {
+	switch strings.ToLower(d.Args[0].Value) {
+	case "all":
+		return locOf(s).SatisfyAny.Put(false, d)
+	case "any":
+		return locOf(s).SatisfyAny.Put(true, d)
+	}
+	return parser.Errorf(d.End, `invalid value "%s"`, d.Args[0].Value)
 }
 
 // keepalive_disable's browsers.

@@ -225,6 +225,9 @@ type LocationConf struct {
 	// answers MSIE's redirects with a refresh page.
 	KeepaliveDisable conf.Setting[int]
 	MsieRefresh      conf.Setting[bool]
+	// SatisfyAny is "satisfy any"; AuthDelay is auth_delay.
+	SatisfyAny conf.Setting[bool]
+	AuthDelay  conf.Setting[time.Duration]
 	// MsiePadding pads error pages for MSIE and Chrome (msie_padding).
 	MsiePadding conf.Setting[bool]
 	// ClientMaxBodySize is client_max_body_size (0: no limit).

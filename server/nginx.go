@@ -54,8 +54,6 @@ var NginxCommands = []conf.Command{
 	{Name: "postpone_output", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindSize)},
 	{Name: "limit_rate", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Status: conf.Unsupported},
 	{Name: "limit_rate_after", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.HTTPLif | conf.Take1, Module: "ngx_http_core_module", Status: conf.Unsupported},
-	{Name: "satisfy", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Enum("all", "any")},
-	{Name: "auth_delay", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindMsec)},
 	{Name: "lingering_close", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Enum("off", "on", "always")},
 	{Name: "lingering_time", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindMsec)},
 	{Name: "lingering_timeout", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindMsec)},

@@ -359,14 +359,7 @@ func serve(w *response, rq *request, srv *ServerConf) {
 		}
 		// The access phase, after rewrite: a return above runs even where
 		// deny would refuse, as in nginx.
-		if !rq.loc.access(rq.c) {
-			rq.log(errlog.Error, "access forbidden by rule")
-			if fail(w, rq, http.StatusForbidden) {
-				continue
-			}
-			return
-		}
-		if code := rq.authBasic(w); code != 0 {
+		if code := rq.accessPhase(w); code != 0 {
 			if fail(w, rq, code) {
 				continue
 			}

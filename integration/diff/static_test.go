@@ -109,6 +109,11 @@ http {
         location /auth-ep/ { auth_basic "x"; auth_basic_user_file htpasswd; error_page 401 /ep-ok.html; alias %[2]s/; }
         location /auth-lmt/ { alias %[2]s/; limit_except GET { auth_basic "writers"; auth_basic_user_file htpasswd; } }
         location /ru/ { return 200 "user=[$remote_user]"; }
+        location /any-deny/ { satisfy any; deny all; auth_basic "x"; auth_basic_user_file htpasswd; alias %[2]s/; }
+        location /any-allow/ { satisfy any; allow all; auth_basic "x"; auth_basic_user_file htpasswd; alias %[2]s/; }
+        location /any-noauth/ { satisfy any; deny all; alias %[2]s/; }
+        location /any-missing/ { satisfy any; deny all; auth_basic "x"; auth_basic_user_file missing; alias %[2]s/; }
+        location /delay/ { auth_delay 100ms; auth_basic "x"; auth_basic_user_file htpasswd; alias %[2]s/; }
         location /tok-build/ { server_tokens BUILD; alias %[2]s/; }
     }
 }
@@ -280,6 +285,9 @@ func TestStatic(t *testing.T) {
 		{"GET", "/auth-var/a.css?f=htpasswd", nil}, {"GET", "/auth-var/a.css?f=missing", basic("alice:wonder")},
 		{"GET", "/auth-deny/a.css", nil}, {"GET", "/auth-ep/a.css", nil}, {"GET", "/auth-lmt/a.css", nil},
 		{"POST", "/auth-lmt/a.css", nil}, {"POST", "/auth-lmt/a.css", basic("alice:wonder")},
+		{"GET", "/any-deny/a.css", nil}, {"GET", "/any-deny/a.css", basic("alice:wonder")}, {"GET", "/any-deny/a.css", basic("alice:x")},
+		{"GET", "/any-allow/a.css", nil}, {"GET", "/any-noauth/a.css", nil}, {"GET", "/any-missing/a.css", basic("alice:wonder")},
+		{"GET", "/delay/a.css", nil}, {"GET", "/delay/a.css", basic("alice:wonder")},
 		{"GET", "/ru/", basic("alice:wonder")}, {"GET", "/ru/", basic(":x")}, {"GET", "/ru/", nil}, {"GET", "/ru/", basic("a\nb:c")},
 		{"GET", "/tok-build/missing", nil}, {"GET", "/tok-off/sub", nil},
 		{"POST", "/small/a.css", []string{"body", "0123456789"}}, {"POST", "/small/a.css", []string{"body", "0123456789a"}},
