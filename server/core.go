@@ -54,6 +54,8 @@ var CoreCommands = []conf.Command{
 	// Pending blocks still need their context so that their contents are
 	// checked where nginx checks them.
 	{Name: "if", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_rewrite_module", Open: openIf},
+	{Name: "rewrite_log", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Flag, Module: "ngx_http_rewrite_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).RewriteLog })},
+	{Name: "uninitialized_variable_warn", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Flag, Module: "ngx_http_rewrite_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &locOf(s).UninitializedVariableWarn })},
 	{Name: "rewrite", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Take23, Module: "ngx_http_rewrite_module", Set: setRewrite},
 	{Name: "break", Type: conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.NoArgs, Module: "ngx_http_rewrite_module", Set: setBreak},
 	{Name: "limit_except", Once: true, Type: conf.HTTPLoc | conf.Block | conf.OneMore, Module: "ngx_http_core_module", Open: openLimitExcept},
@@ -240,6 +242,8 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.ClientBodyTimeout.Merge(parent.ClientBodyTimeout, 60*time.Second)
 	loc.SendTimeout.Merge(parent.SendTimeout, 60*time.Second)
 	loc.MsiePadding.Merge(parent.MsiePadding, true)
+	loc.RewriteLog.Merge(parent.RewriteLog, false)
+	loc.UninitializedVariableWarn.Merge(parent.UninitializedVariableWarn, true)
 	loc.SatisfyAny.Merge(parent.SatisfyAny, false)
 	loc.AuthDelay.Merge(parent.AuthDelay, 0)
 	loc.MsieRefresh.Merge(parent.MsieRefresh, false)

@@ -228,6 +228,10 @@ type LocationConf struct {
 	// SatisfyAny is "satisfy any"; AuthDelay is auth_delay.
 	SatisfyAny conf.Setting[bool]
 	AuthDelay  conf.Setting[time.Duration]
+	// RewriteLog logs the rewrite module's matches at notice;
+	// UninitializedVariableWarn warns of a set variable read unset.
+	RewriteLog                conf.Setting[bool]
+	UninitializedVariableWarn conf.Setting[bool]
 	// MsiePadding pads error pages for MSIE and Chrome (msie_padding).
 	MsiePadding conf.Setting[bool]
 	// ClientMaxBodySize is client_max_body_size (0: no limit).

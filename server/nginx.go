@@ -291,8 +291,6 @@ var NginxCommands = []conf.Command{
 	{Name: "valid_referers", Type: conf.HTTPSrv | conf.HTTPLoc | conf.OneMore, Module: "ngx_http_referer_module", Status: conf.Unsupported},
 	{Name: "referer_hash_max_size", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_referer_module", Status: conf.Unsupported},
 	{Name: "referer_hash_bucket_size", Type: conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_referer_module", Status: conf.Unsupported},
-	{Name: "rewrite_log", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Flag, Module: "ngx_http_rewrite_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindFlag)},
-	{Name: "uninitialized_variable_warn", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPSif | conf.HTTPLoc | conf.HTTPLif | conf.Flag, Module: "ngx_http_rewrite_module", Status: conf.Pending, Planned: "#4", Set: conf.Check(conf.KindFlag)},
 	{Name: "scgi_pass", Type: conf.HTTPLoc | conf.HTTPLif | conf.Take1, Module: "ngx_http_scgi_module", Status: conf.Unsupported},
 	{Name: "scgi_store", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_scgi_module", Status: conf.Unsupported},
 	{Name: "scgi_store_access", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take123, Module: "ngx_http_scgi_module", Status: conf.Unsupported},

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"edge/internal/conf"
+	"edge/internal/errlog"
 	"edge/parser"
 )
 
@@ -276,6 +277,7 @@ func (c *condition) holds(rq *request) bool {
 		return v != c.operand.String(rq)
 	}
 	idx := c.re.match(v)
+	rq.logMatch(c.re, v, idx != nil)
 	// A test that fails leaves no captures (ngx_http_script_regex_start_code).
 	rq.match = nil
 	if idx != nil {
@@ -318,8 +320,21 @@ type outcome struct {
 // the level's script.
 func runRewrite(codes []rewriteCode, rq *request) outcome {
 	var o outcome
+	rq.rewriteLog = rq.loc.RewriteLog.Value // the level's, if blocks too
 	rq.runCodes(codes, &o)
 	return o
+}
+
+// logMatch is rewrite_log's line for a regex tried, at notice.
+func (rq *request) logMatch(re *Regex, subject string, matched bool) {
+	if !rq.rewriteLog {
+		return
+	}
+	if matched {
+		rq.log(errlog.Notice, `"%s" matches "%s"`, re.Source, subject)
+	} else {
+		rq.log(errlog.Notice, `"%s" does not match "%s"`, re.Source, subject)
+	}
 }
 
 // runCodes runs codes and reports whether they stopped the level.
@@ -362,6 +377,7 @@ func (rq *request) runCodes(codes []rewriteCode, o *outcome) bool {
 // level.
 func (rq *request) rewrite(rule *rewriteRule, o *outcome) bool {
 	idx := rule.re.match(rq.uri)
+	rq.logMatch(rule.re, rq.uri, idx != nil)
 	if idx == nil {
 		rq.match = nil // a regex that fails clears the captures, as in nginx
 		return false
@@ -373,6 +389,9 @@ func (rq *request) rewrite(rule *rewriteRule, o *outcome) bool {
 			repl += ifElse(strings.Contains(repl, "?"), "&", "?") + rq.args
 		}
 		o.redirect, o.location = rule, repl
+		if rq.rewriteLog {
+			rq.log(errlog.Notice, `rewritten redirect: "%s"`, repl)
+		}
 		return true
 	}
 	uri, args, hasArgs := strings.Cut(repl, "?")
@@ -383,6 +402,9 @@ func (rq *request) rewrite(rule *rewriteRule, o *outcome) bool {
 		rq.args = args
 	} else if !rule.addArgs {
 		rq.args = ""
+	}
+	if rq.rewriteLog {
+		rq.log(errlog.Notice, `rewritten data: "%s", args: "%s"`, uri, rq.args)
 	}
 	rq.uri = uri
 	o.changed = true

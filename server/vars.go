@@ -1,16 +1,17 @@
 package server
 
 import (
-	"edge/parser"
-	"path/filepath"
-
 	"crypto/rand"
 	"encoding/hex"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"edge/internal/errlog"
+	"edge/parser"
 )
 
 // The variables engine. A template names variables; when the http block
@@ -144,6 +145,8 @@ type request struct {
 	start     time.Time
 	rw        response
 	errStatus int
+	// rewriteLog is rewrite_log of the level whose rewrites run.
+	rewriteLog bool
 	// expectTested says "100 Continue" was answered, or must not be.
 	expectTested bool
 	vals         []string
@@ -190,6 +193,9 @@ func (rq *request) value(v *varRef) string {
 		return v.get(rq)
 	}
 	// A variable set in another location: nginx's "uninitialized".
+	if rq.loc.UninitializedVariableWarn.Value {
+		rq.log(errlog.Warn, `using uninitialized "%s" variable`, v.name)
+	}
 	return ""
 }
 

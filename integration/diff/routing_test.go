@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"edge/integration/harness"
 )
@@ -115,6 +117,7 @@ http {
     server {
         listen 127.0.0.1:%[1]d;
         server_name rw.test;
+        rewrite_log on;
         if ($http_x_block) { return 403; }
         rewrite ^/old/(.*)$ /new/$1 last;
         rewrite ^/perm$ /target permanent;
@@ -154,7 +157,7 @@ func TestRouting(t *testing.T) {
 	dir := t.TempDir()
 	conf := func(name string) func(int) string {
 		return func(port int) string {
-			return "error_log " + dir + "/" + name + "-error.log;\n" + fmt.Sprintf(routingConf, port)
+			return "error_log " + dir + "/" + name + "-error.log notice;\n" + fmt.Sprintf(routingConf, port)
 		}
 	}
 	nport, eport := startServer(t, nginx, "nginx", dir, conf("nginx")), startServer(t, edgeBin, "edge", dir, conf("edge"))
@@ -218,5 +221,15 @@ func TestRouting(t *testing.T) {
 		if n, e := get(nport, "rw.test", c.path, c.header, c.value), get(eport, "rw.test", c.path, c.header, c.value); n != e {
 			t.Errorf("%s %s: %s:\nnginx: %s\nedge:  %s", c.path, c.header, c.value, n, e)
 		}
+	}
+	// rewrite_log's notices and the warnings of uninitialized variables.
+	time.Sleep(100 * time.Millisecond)
+	nlog := errorLines(t, filepath.Join(dir, "nginx-error.log"), nport)
+	elog := errorLines(t, filepath.Join(dir, "edge-error.log"), eport)
+	if n, e := strings.Join(nlog, "\n"), strings.Join(elog, "\n"); n != e {
+		t.Errorf("error logs differ:\nnginx only:\n%s\nedge only:\n%s", strings.Join(missing(nlog, elog), "\n"), strings.Join(missing(elog, nlog), "\n"))
+	}
+	if !strings.Contains(strings.Join(elog, "\n"), "rewritten data") || !strings.Contains(strings.Join(elog, "\n"), "using uninitialized") {
+		t.Errorf("the log lacks rewrite_log's or the uninitialized variable's lines:\n%s", strings.Join(elog, "\n"))
 	}
 }
