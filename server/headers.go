@@ -58,56 +58,73 @@ type Expires struct {
 	kind expiresKind
 	// d is the time (negative: in the past, answered "no-cache").
 	d time.Duration
+	// value is a value with variables, parsed per request.
+	value *template
 }
 
-// setExpires is ngx_http_headers_expires and ngx_http_parse_expires.
+// setExpires is ngx_http_headers_expires: a value with variables is
+// parsed for each request.
 func setExpires(s *conf.Scope, d *parser.Directive) error {
 	v := d.Args[0].Value
-	e := Expires{kind: expiresAccess}
+	kind := expiresAccess
 	if len(d.Args) == 2 {
 		if v != "modified" {
 			return conf.Tail("invalid value")
 		}
-		e.kind, v = expiresModified, d.Args[1].Value
+		kind, v = expiresModified, d.Args[1].Value
 	}
-	switch v {
-	case "epoch":
-		e.kind = expiresEpoch
-	case "max":
-		e.kind = expiresMax
-	case "off":
-		e.kind = expiresOff
-	default:
-		if strings.Contains(v, "$") {
-			// Computed per request: it waits for its variables.
-			m := lv(s).main
-			m.Pending = append(m.Pending, conf.Use{Dir: d, Cmd: &expiresWithVariables})
-			break
-		}
-		minus := false
-		if strings.HasPrefix(v, "@") {
-			e.kind, v = expiresDaily, v[1:]
-		} else if strings.HasPrefix(v, "-") {
-			minus, v = true, v[1:]
-		} else {
-			v = strings.TrimPrefix(v, "+")
-		}
-		t, err := conf.ParseTime(v, true)
-		if err != nil {
-			return conf.Tail("invalid value")
-		}
-		if e.kind == expiresDaily && t >= 24*time.Hour {
-			return conf.Tail("daily time value must be less than 24 hours")
-		}
-		if minus {
-			t = -t
-		}
-		e.d = t
+	t, err := lv(s).http.compileTemplate(v, d.End)
+	if err != nil {
+		return err
+	}
+	if !t.static() {
+		return locOf(s).Expires.Put(Expires{kind: kind, value: t}, d)
+	}
+	e, msg := parseExpires(kind, v)
+	if msg != "" {
+		return conf.Tail(msg)
 	}
 	return locOf(s).Expires.Put(e, d)
 }
 
-var expiresWithVariables = conf.Command{Name: "expires", Planned: "#4, for its variables"}
+// parseExpires is ngx_http_parse_expires: the failure's message, or "".
+func parseExpires(kind expiresKind, v string) (Expires, string) {
+	e := Expires{kind: kind}
+	if kind != expiresModified {
+		switch v {
+		case "epoch":
+			return Expires{kind: expiresEpoch}, ""
+		case "max":
+			return Expires{kind: expiresMax}, ""
+		case "off":
+			return Expires{kind: expiresOff}, ""
+		}
+	}
+	minus := false
+	switch {
+	case strings.HasPrefix(v, "@"):
+		if kind == expiresModified {
+			return e, `daily time cannot be used with "modified" parameter`
+		}
+		e.kind, v = expiresDaily, v[1:]
+	case strings.HasPrefix(v, "+"):
+		v = v[1:]
+	case strings.HasPrefix(v, "-"):
+		minus, v = true, v[1:]
+	}
+	t, err := conf.ParseTime(v, true)
+	if err != nil {
+		return e, "invalid value"
+	}
+	if e.kind == expiresDaily && t > 24*time.Hour {
+		return e, "daily time value must be less than 24 hours"
+	}
+	if minus {
+		t = -t
+	}
+	e.d = t
+	return e, ""
+}
 
 // safeStatus is the headers filter's list of statuses add_header (without
 // always) and expires apply to.
@@ -128,7 +145,12 @@ func headersFilter(w *response, rq *request, code int) {
 	hdr.Set("Server", loc.serverHeader)
 	keepaliveHeaders(w, rq, loc)
 	safe := safeStatus(code)
-	if e := loc.Expires.Value; safe && e.kind != expiresOff {
+	if e := loc.Expires.Value; safe && e.value != nil {
+		// A value that does not parse sets nothing (ngx_http_set_expires).
+		if pe, msg := parseExpires(e.kind, e.value.String(rq)); msg == "" && pe.kind != expiresOff {
+			setExpiresHeaders(hdr, pe)
+		}
+	} else if safe && e.kind != expiresOff {
 		setExpiresHeaders(hdr, e)
 	}
 	for _, ah := range loc.AddHeaders {

@@ -41,6 +41,8 @@ http {
         location /hoff/ { expires off; alias %[2]s/; }
         location /hmod/ { expires modified 1h; alias %[2]s/; }
         location /hzero/ { expires 0; return 200 "zero"; }
+        location /hvar/ { expires $arg_e; alias %[2]s/; }
+        location /hvarmod/ { expires modified $arg_e; alias %[2]s/; }
         location /hosts/ { root %[2]s/sites/$host; }
         location /nest/ {
             location ~ \.php$ { return 200 "inner php"; }
@@ -299,7 +301,10 @@ func TestStatic(t *testing.T) {
 		{"POST", "/a.css", []string{"body", strings.Repeat("x", 1<<20+1)}},
 		{"GET", "/inherit/a.css", nil}, {"GET", "/h/a.css", nil}, {"GET", "/h/missing", nil}, {"GET", "/h2/a.css", nil},
 		{"GET", "/hmax/a.css", nil}, {"GET", "/hneg/a.css", nil}, {"GET", "/hoff/a.css", nil}, {"GET", "/hmod/a.css", nil},
-		{"GET", "/hzero/", nil}, {"GET", "/h/a.css", []string{"If-None-Match", etag}}, {"GET", "/h/dir", nil},
+		{"GET", "/hzero/", nil}, {"GET", "/hvar/a.css?e=1h", nil}, {"GET", "/hvar/a.css?e=max", nil},
+		{"GET", "/hvar/a.css?e=epoch", nil}, {"GET", "/hvar/a.css?e=off", nil}, {"GET", "/hvar/a.css?e=-1h", nil},
+		{"GET", "/hvar/a.css?e=bogus", nil}, {"GET", "/hvar/a.css", nil}, {"GET", "/hvarmod/a.css?e=max", nil},
+		{"GET", "/hvarmod/a.css?e=%401h", nil}, {"GET", "/hvarmod/a.css?e=2h", nil}, {"GET", "/h/a.css", []string{"If-None-Match", etag}}, {"GET", "/h/dir", nil},
 		{"GET", "/nest/x.php", nil}, {"GET", "/nest/b/x.php", nil}, {"GET", "/tfargs/?x=1", nil}, {"GET", "/epargs2/x?x=1", nil},
 		{"GET", "/iftf/", nil}, {"GET", "/cap/abc", nil}, {"GET", "/status/", nil}, {"GET", "/ret200", nil}, {"GET", "/.txt", nil},
 		{"GET", "/sub/file.txt", []string{"If-Match", `"other"`}}, {"GET", "/sub/file.txt", []string{"If-Match", etag}},
