@@ -32,6 +32,7 @@ type accessLog struct {
 	format *logFormat
 	cond   *template // if=: no line when it is empty or "0"
 	w      io.Writer
+	byPath *pathLog // a path with variables, opened per line
 }
 
 // mergeAccessLogs is ngx_http_log_merge_loc_conf: a level without
@@ -51,14 +52,20 @@ func (rt *Runtime) openAccessLogs(m *MainConf) error {
 		err := srv.eachLevel(func(l *LocationConf) error {
 			for i := range l.accessLogs {
 				a := &l.accessLogs[i]
-				if a.w != nil {
+				if a.w != nil || a.byPath != nil {
 					continue
 				}
-				w, err := rt.openLog(m, a.path)
+				f, err := rt.openLog(m, a.path)
 				if err != nil {
 					return err
 				}
-				a.w = w
+				a.w = f
+				if b, ok := m.logBuffers[a.path]; ok {
+					if rt.buffered[f] == nil {
+						rt.buffered[f] = &bufferedLog{f: f, b: b}
+					}
+					a.w = rt.buffered[f]
+				}
 			}
 			return nil
 		})
@@ -109,7 +116,11 @@ func (rq *request) logRequest() {
 		}
 		bp := lineBufs.Get().(*[]byte)
 		b := a.format.line(rq, (*bp)[:0])
-		a.w.Write(b)
+		if a.byPath != nil {
+			a.byPath.writeLine(rq, b)
+		} else {
+			a.w.Write(b)
+		}
 		*bp = b
 		lineBufs.Put(bp)
 	}

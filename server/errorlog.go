@@ -15,6 +15,7 @@ import (
 // (or the main level's; without any, stderr at error, Debian's default).
 func (rt *Runtime) openErrorLogs(m *MainConf) error {
 	rt.files = map[string]*os.File{}
+	rt.buffered = map[*os.File]*bufferedLog{}
 	open := func(t logTarget) (*errlog.Logger, error) {
 		f, err := rt.openLog(m, t.path)
 		if err != nil {
@@ -63,6 +64,9 @@ func (rt *Runtime) openErrorLogs(m *MainConf) error {
 
 // closeFiles closes the log files.
 func (rt *Runtime) closeFiles() {
+	for _, b := range rt.buffered {
+		b.flush()
+	}
 	for _, f := range rt.files {
 		f.Close()
 	}

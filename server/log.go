@@ -226,9 +226,14 @@ func setAccessLog(s *conf.Scope, d *parser.Directive) error {
 	}
 	if !strings.Contains(path, "$") {
 		m.addLogFile(path)
+	} else {
+		t, err := l.http.compileTemplate(fullPathTemplate(path, m.Prefix), d.End)
+		if err != nil {
+			return err
+		}
+		entry.byPath = &pathLog{path: t}
 	}
-	switch {
-	case strings.Contains(path, "$"), strings.HasPrefix(path, "syslog:"), b.gzip != 0:
+	if strings.HasPrefix(path, "syslog:") {
 		m.Pending = append(m.Pending, conf.Use{Dir: d, Cmd: &accessLogElsewhere})
 	}
 	loc.accessLogSet = true
@@ -237,7 +242,7 @@ func setAccessLog(s *conf.Scope, d *parser.Directive) error {
 }
 
 // accessLogElsewhere stands for an access_log edge does not write yet.
-var accessLogElsewhere = conf.Command{Name: "access_log", Planned: "#4, for variables in the path, syslog: and gzip"}
+var accessLogElsewhere = conf.Command{Name: "access_log", Planned: "#4, for syslog:"}
 
 // logBuffer is how an access log file is buffered.
 type logBuffer struct {

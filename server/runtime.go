@@ -28,10 +28,11 @@ import (
 type Runtime struct {
 	listeners map[string]*listener // by address
 	order     []string
-	files     map[string]*os.File // the error log files, by path
-	mainLog   []*errlog.Logger    // the main level's error logs
-	conns     atomic.Uint64       // connections accepted, for "*N"
-	idle      *idler              // parked keep-alive connections, while serving
+	files     map[string]*os.File // the log files, by path
+	buffered  map[*os.File]*bufferedLog
+	mainLog   []*errlog.Logger // the main level's error logs
+	conns     atomic.Uint64    // connections accepted, for "*N"
+	idle      *idler           // parked keep-alive connections, while serving
 }
 
 // listener is a listen address compiled: its servers' names, how heads

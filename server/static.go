@@ -247,6 +247,7 @@ func openStatus(err error) int {
 // error status (416), or 0.
 func serveFile(w *response, rq *request, loc *LocationConf, f *file) int {
 	rq.sendContinue()
+	rq.rootTested = rq.errStatus == 0 // ngx_http_static_handler: !r->error_page
 	hdr := w.Header()
 	mtime := f.mtime()
 	size := f.size()

@@ -145,6 +145,9 @@ type request struct {
 	start     time.Time
 	rw        response
 	errStatus int
+	// rootTested says the static module found the root (a log path with
+	// variables need not test it).
+	rootTested bool
 	// rewriteLog is rewrite_log of the level whose rewrites run.
 	rewriteLog bool
 	// expectTested says "100 Continue" was answered, or must not be.

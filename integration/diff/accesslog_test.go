@@ -1,7 +1,10 @@
 package diff
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,6 +34,10 @@ http {
             return 200 "main $uri";
         }
         location /inherit/ { return 204; }
+        location /buffered/ { access_log %[2]s/buffered.log main buffer=64k flush=1s; return 200 "b"; }
+        location /gz/ { access_log %[2]s/gz.log main gzip=6 flush=1s; return 200 "z"; }
+        location /byhost/ { access_log %[2]s/$arg_h.log main; return 200 "h"; }
+        location /byhost-noroot/ { root %[2]s/none; access_log %[2]s/$arg_h.log main; return 200 "n"; }
         location /file/ { alias %[3]s/; error_page 404 /file/a.txt; }
         location /nested/ {
             access_log %[2]s/main.log main;
@@ -67,6 +74,8 @@ func TestAccessLog(t *testing.T) {
 			{"GET", "/main/u", basic("alice:pw")}, {"GET", "/main/?log=1", []string{"X-Test", "raw \"x\""}},
 			{"GET", "/main/?log=0", nil}, {"GET", "/main/?log=", nil}, {"GET", "/off/", nil}, {"POST", "/main/p", nil},
 			{"GET", "/nested/off/a.txt", nil}, {"GET", "/nested/in/a.txt", nil},
+			{"GET", "/buffered/1", nil}, {"GET", "/buffered/2", nil}, {"GET", "/gz/1", nil}, {"GET", "/gz/2", nil},
+			{"GET", "/byhost/?h=one", nil}, {"GET", "/byhost/?h=two", nil}, {"GET", "/byhost-noroot/?h=three", nil},
 		} {
 			req, _ := http.NewRequest(c.method, fmt.Sprintf("http://127.0.0.1:%d%s", port, c.path), nil)
 			req.Close = true // one connection a request: no keep-alive races in the comparison
@@ -81,12 +90,30 @@ func TestAccessLog(t *testing.T) {
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
+	// Buffered logs hold their lines until flush= has passed.
+	for _, logs := range []string{nlogs, elogs} {
+		for _, name := range []string{"buffered.log", "gz.log"} {
+			if data, _ := os.ReadFile(filepath.Join(logs, name)); len(data) != 0 {
+				t.Errorf("%s/%s written before its flush time: %q", filepath.Base(logs), name, data)
+			}
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
 	stamp := regexp.MustCompile(`\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]`)
-	for _, name := range []string{"combined.log", "main.log", "js.log", "raw.log"} {
+	for _, name := range []string{"combined.log", "main.log", "js.log", "raw.log", "buffered.log", "gz.log", "one.log", "two.log"} {
 		read := func(logs string, port int) string {
 			data, err := os.ReadFile(filepath.Join(logs, name))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if name == "gz.log" {
+				zr, err := gzip.NewReader(bytes.NewReader(data))
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if data, err = io.ReadAll(zr); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
 			}
 			return strings.ReplaceAll(stamp.ReplaceAllString(string(data), "[TIME]"), fmt.Sprint(port), "PORT")
 		}
@@ -94,6 +121,19 @@ func TestAccessLog(t *testing.T) {
 			t.Errorf("%s differs:\nnginx:\n%s\nedge:\n%s", name, n, e)
 		} else if n == "" {
 			t.Errorf("%s is empty", name)
+		}
+	}
+	// No root, no log file: nginx's test of the root directory.
+	for _, logs := range []string{nlogs, elogs} {
+		if _, err := os.Stat(filepath.Join(logs, "three.log")); err == nil {
+			t.Errorf("%s: three.log written though the root does not exist", filepath.Base(logs))
+		}
+	}
+	nerr, _ := os.ReadFile(filepath.Join(nlogs, "error.log"))
+	eerr, _ := os.ReadFile(filepath.Join(elogs, "error.log"))
+	for _, text := range []string{string(nerr), string(eerr)} {
+		if !strings.Contains(text, `testing "`+filepath.Join(filepath.Dir(nlogs), filepath.Base(nlogs))) && !strings.Contains(text, `/none" existence failed (2: No such file or directory)`) {
+			t.Errorf("no root test failure logged:\n%s", text)
 		}
 	}
 }
