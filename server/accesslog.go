@@ -32,7 +32,8 @@ type accessLog struct {
 	format *logFormat
 	cond   *template // if=: no line when it is empty or "0"
 	w      io.Writer
-	byPath *pathLog // a path with variables, opened per line
+	byPath *pathLog    // a path with variables, opened per line
+	syslog *syslogPeer // syslog:
 }
 
 // mergeAccessLogs is ngx_http_log_merge_loc_conf: a level without
@@ -52,7 +53,10 @@ func (rt *Runtime) openAccessLogs(m *MainConf) error {
 		err := srv.eachLevel(func(l *LocationConf) error {
 			for i := range l.accessLogs {
 				a := &l.accessLogs[i]
-				if a.w != nil || a.byPath != nil {
+				if a.syslog != nil {
+					rt.syslogs = append(rt.syslogs, a.syslog)
+				}
+				if a.w != nil || a.byPath != nil || a.syslog != nil {
 					continue
 				}
 				f, err := rt.openLog(m, a.path)
@@ -116,9 +120,12 @@ func (rq *request) logRequest() {
 		}
 		bp := lineBufs.Get().(*[]byte)
 		b := a.format.line(rq, (*bp)[:0])
-		if a.byPath != nil {
+		switch {
+		case a.syslog != nil:
+			a.syslog.send(a.syslog.severity, b[:len(b)-1])
+		case a.byPath != nil:
 			a.byPath.writeLine(rq, b)
-		} else {
+		default:
 			a.w.Write(b)
 		}
 		*bp = b

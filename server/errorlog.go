@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -17,6 +18,13 @@ func (rt *Runtime) openErrorLogs(m *MainConf) error {
 	rt.files = map[string]*os.File{}
 	rt.buffered = map[*os.File]*bufferedLog{}
 	open := func(t logTarget) (*errlog.Logger, error) {
+		switch {
+		case t.syslog != nil:
+			rt.syslogs = append(rt.syslogs, t.syslog)
+			return &errlog.Logger{Send: t.syslog.sendError, Level: t.level}, nil
+		case t.discard:
+			return &errlog.Logger{W: io.Discard, Level: t.level}, nil
+		}
 		f, err := rt.openLog(m, t.path)
 		if err != nil {
 			return nil, err
@@ -66,6 +74,9 @@ func (rt *Runtime) openErrorLogs(m *MainConf) error {
 func (rt *Runtime) closeFiles() {
 	for _, b := range rt.buffered {
 		b.flush()
+	}
+	for _, p := range rt.syslogs {
+		p.close()
 	}
 	for _, f := range rt.files {
 		f.Close()

@@ -59,11 +59,22 @@ func setErrorLog(s *conf.Scope, d *parser.Directive) error {
 	}
 	m := mainOf(s)
 	m.addLogFile(d.Args[0].Value)
-	if p := d.Args[0].Value; strings.HasPrefix(p, "syslog:") || strings.HasPrefix(p, "memory:") {
-		m.Pending = append(m.Pending, conf.Use{Dir: d, Cmd: &errorLogElsewhere})
-		return nil
-	}
 	t := logTarget{path: d.Args[0].Value, level: lvl}
+	switch p := d.Args[0].Value; {
+	case strings.HasPrefix(p, "syslog:"):
+		peer, msg := parseSyslog(p[7:])
+		if msg != "" {
+			return parser.Errorf(d.End, "%s", msg)
+		}
+		t.syslog = peer
+	case strings.HasPrefix(p, "memory:"):
+		// nginx's debugging ring buffer, read with gdb: no one else
+		// sees it, and edge keeps nothing (docs/directives.md).
+		if _, err := conf.ParseSize(p[7:]); err != nil {
+			return parser.Errorf(d.End, `invalid buffer size "%s"`, p[7:])
+		}
+		t.discard = true
+	}
 	if s.Context == conf.Main {
 		m.ErrorLogs = append(m.ErrorLogs, t)
 	} else {
@@ -73,14 +84,13 @@ func setErrorLog(s *conf.Scope, d *parser.Directive) error {
 	return nil
 }
 
-// errorLogElsewhere stands for an error_log to syslog or memory, which
-// serving does not write yet.
-var errorLogElsewhere = conf.Command{Name: "error_log", Planned: "#4, for syslog: and memory:"}
-
 // logTarget is one error_log: where, and the least severe level written.
 type logTarget struct {
 	path  string
 	level errlog.Level
+	// syslog is a syslog: target; discard is memory:.
+	syslog  *syslogPeer
+	discard bool
 }
 
 // debugLevels are the debug_* levels of a build with --with-debug, as
@@ -234,15 +244,16 @@ func setAccessLog(s *conf.Scope, d *parser.Directive) error {
 		entry.byPath = &pathLog{path: t}
 	}
 	if strings.HasPrefix(path, "syslog:") {
-		m.Pending = append(m.Pending, conf.Use{Dir: d, Cmd: &accessLogElsewhere})
+		peer, msg := parseSyslog(path[7:])
+		if msg != "" {
+			return parser.Errorf(d.End, "%s", msg)
+		}
+		entry.syslog = peer
 	}
 	loc.accessLogSet = true
 	loc.accessLogs = append(loc.accessLogs, entry)
 	return nil
 }
-
-// accessLogElsewhere stands for an access_log edge does not write yet.
-var accessLogElsewhere = conf.Command{Name: "access_log", Planned: "#4, for syslog:"}
 
 // logBuffer is how an access log file is buffered.
 type logBuffer struct {

@@ -30,6 +30,7 @@ type Runtime struct {
 	order     []string
 	files     map[string]*os.File // the log files, by path
 	buffered  map[*os.File]*bufferedLog
+	syslogs   []*syslogPeer
 	mainLog   []*errlog.Logger // the main level's error logs
 	conns     atomic.Uint64    // connections accepted, for "*N"
 	idle      *idler           // parked keep-alive connections, while serving

@@ -35,11 +35,13 @@ var names = [...]string{"emerg", "alert", "crit", "error", "warn", "notice", "in
 func (l Level) String() string { return names[l] }
 
 // Logger writes error log lines to W: those at Level and more severe (the
-// zero Level is emerg only). Now is the clock; nil is time.Now.
+// zero Level is emerg only). Now is the clock; nil is time.Now. Send, when
+// set, takes each line (without its newline) instead of W: a syslog peer.
 type Logger struct {
 	W     io.Writer
 	Level Level
 	Now   func() time.Time
+	Send  func(level Level, line string)
 }
 
 // Enabled reports whether a line at level would be written; check it
@@ -73,6 +75,10 @@ func (l *Logger) Log(level Level, format string, args ...any) {
 	line := fmt.Sprintf("%s [%s] %d#%d: %s", now().Format("2006/01/02 15:04:05"), level, pid, pid, fmt.Sprintf(format, args...))
 	if len(line) > maxLine {
 		line = line[:maxLine] // nginx's lines are cut, not wrapped
+	}
+	if l.Send != nil {
+		l.Send(level, line)
+		return
 	}
 	l.W.Write([]byte(line + "\n"))
 }
