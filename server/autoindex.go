@@ -123,15 +123,14 @@ func autoindex(w *response, rq *request, dir string) int {
 		if format == "jsonp" {
 			ctype = "application/javascript"
 		}
-		hdr.Set("Content-Type", rq.loc.withCharset(ctype))
+		hdr.Set("Content-Type", ctype)
 		body = autoindexJSON(list, callback)
 	case "xml":
 		hdr.Set("Content-Type", "text/xml; charset=utf-8")
 		body = autoindexXML(list)
 	default:
-		ctype := rq.loc.withCharset("text/html")
-		hdr.Set("Content-Type", ctype)
-		utf := strings.HasSuffix(strings.ToLower(ctype), "; charset=utf-8")
+		hdr.Set("Content-Type", "text/html")
+		utf := strings.EqualFold(w.charsetOf(http.StatusOK, "text/html"), "utf-8")
 		body = autoindexHTML(list, rq.uri, utf, a.ExactSize.Value, a.Localtime.Value)
 	}
 	headersFilter(w, rq, http.StatusOK)

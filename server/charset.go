@@ -11,7 +11,7 @@ import (
 // implements: naming the charset of responses. Recoding between charsets
 // (source_charset, override_charset, charset_map) is still pending.
 var CharsetCommands = []conf.Command{
-	{Name: "charset", Once: true, Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_charset_filter_module", Set: conf.StrSlot(func(s *conf.Scope) *conf.Setting[string] { return &locOf(s).Charset })},
+	{Name: "charset", Once: true, Type: httpAny | conf.HTTPLif | conf.Take1, Module: "ngx_http_charset_filter_module", Set: setCharset},
 	{Name: "charset_types", Type: httpAny | conf.OneMore, Module: "ngx_http_charset_filter_module", Set: typesSlot(func(s *conf.Scope) *conf.Setting[typeSet] { return &locOf(s).CharsetTypes })},
 }
 
@@ -50,12 +50,36 @@ func typesSlot(f conf.Field[typeSet]) func(*conf.Scope, *parser.Directive) error
 	}
 }
 
-// withCharset adds "; charset=…" to a content type, as the charset
-// filter's header part does for the types of charset_types.
-func (l *LocationConf) withCharset(ctype string) string {
-	cs := l.Charset.Value
-	if cs == "" || strings.EqualFold(cs, "off") || !l.CharsetTypes.Value.has(ctype) {
-		return ctype
+// charsetValue is charset's value: a name, "off", or a variable ("$x"),
+// whose value names the charset of each answer.
+type charsetValue struct {
+	name string
+	v    *varRef
+}
+
+// setCharset is ngx_http_set_charset_slot.
+func setCharset(s *conf.Scope, d *parser.Directive) error {
+	v := d.Args[0].Value
+	cv := charsetValue{name: v}
+	if strings.HasPrefix(v, "$") {
+		cv = charsetValue{v: lv(s).http.vars.ref(v[1:], d.End)}
 	}
-	return ctype + "; charset=" + cs
+	return locOf(s).Charset.Put(cv, d)
+}
+
+// charsetOf is the charset filter's header part, without recoding: the
+// charset an answer with status code and type ctype names, or "" — none
+// for a type outside charset_types, one that names its charset already,
+// or a redirect (nginx: "NN 4.x would use it for the next page").
+func (w *response) charsetOf(code int, ctype string) string {
+	loc := w.c.rq.loc
+	cv := loc.Charset.Value
+	if ctype == "" || code == 301 || code == 302 || cv.name == "off" ||
+		strings.Contains(strings.ToLower(ctype), "charset=") || !loc.CharsetTypes.Value.has(ctype) {
+		return ""
+	}
+	if cv.v != nil {
+		return w.c.rq.value(cv.v)
+	}
+	return cv.name
 }

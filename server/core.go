@@ -196,7 +196,7 @@ func (h *HTTPConf) finish(confPrefix string) error {
 
 func mergeLocation(loc, parent *LocationConf) {
 	loc.DefaultType.Merge(parent.DefaultType, "text/plain")
-	loc.Charset.Merge(parent.Charset, "off")
+	loc.Charset.Merge(parent.Charset, charsetValue{name: "off"})
 	loc.CharsetTypes.Merge(parent.CharsetTypes, defaultCharsetTypes)
 	if loc.Types == nil {
 		loc.Types = parent.Types

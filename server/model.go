@@ -137,7 +137,7 @@ type LocationConf struct {
 	DefaultType conf.Setting[string]
 	// Types is nil where no types block was written: it inherits.
 	Types        mimeTypes
-	Charset      conf.Setting[string]
+	Charset      conf.Setting[charsetValue]
 	CharsetTypes conf.Setting[typeSet]
 	// Rewrite are the rewrite module's directives of this level, in order.
 	Rewrite []rewriteCode

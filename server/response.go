@@ -158,6 +158,11 @@ func (w *response) WriteHeader(code int) {
 	}
 	w.sent, w.status = true, code
 	c := w.c
+	if ct := w.hdr.Get("Content-Type"); ct != "" {
+		if cs := w.charsetOf(code, ct); cs != "" {
+			w.hdr.Set("Content-Type", ct+"; charset="+cs)
+		}
+	}
 	if w.gzipFilter(code) && !w.noBody {
 		defer w.startGzip()
 	}

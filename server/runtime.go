@@ -433,7 +433,7 @@ func respond(w *response, rq *request, loc *LocationConf, ret *Return) bool {
 	rq.sendContinue()
 	// A text, or an empty answer for "return 200;", as
 	// ngx_http_send_response sends it.
-	w.Header().Set("Content-Type", loc.withCharset(loc.contentType(rq.uri)))
+	w.Header().Set("Content-Type", loc.contentType(rq.uri))
 	w.Header().Set("Content-Length", strconv.Itoa(len(text)))
 	headersFilter(w, rq, rq.status(code))
 	w.WriteHeader(rq.status(code))
@@ -552,7 +552,7 @@ func errorPage(w *response, rq *request, code int) {
 	if code >= 400 && loc.MsiePadding.Value && rq.in.minor+rq.in.major*1000 >= 1000 && friendlyErrorPages(rq.in.header("User-Agent")) {
 		body += msiePadding
 	}
-	w.Header().Set("Content-Type", loc.withCharset("text/html"))
+	w.Header().Set("Content-Type", "text/html")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	headersFilter(w, rq, code)
 	w.WriteHeader(code)

@@ -251,7 +251,7 @@ func serveFile(w *response, rq *request, loc *LocationConf, f *file) int {
 	hdr := w.Header()
 	mtime := f.mtime()
 	size := f.size()
-	hdr.Set("Content-Type", loc.withCharset(loc.contentType(rq.uri)))
+	hdr.Set("Content-Type", loc.contentType(rq.uri))
 	hdr.Set("Last-Modified", mtime.UTC().Format(http.TimeFormat))
 	tag := ""
 	if loc.ETag.Value {

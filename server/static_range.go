@@ -156,7 +156,7 @@ func digits(p string) (int64, string, bool) {
 	return n, p[i:], err == nil
 }
 
-// boundaries numbers multipart boundaries, as ngx_next_temp_number does.
+// boundaries numbers multipart boundaries, as ngx_next_temp_number does; nginx prints them 20 digits wide (NGX_ATOMIC_T_LEN).
 var boundaries atomic.Uint64
 
 // serveRanges is the range filter: it answers a Range request for a whole
@@ -208,8 +208,11 @@ func serveRanges(w *response, rq *request, loc *LocationConf, f io.ReadSeeker, s
 		}
 		return 0, true
 	}
-	boundary := fmt.Sprintf("%010d", boundaries.Add(1))
+	boundary := fmt.Sprintf("%020d", boundaries.Add(1))
 	ctype := hdr.Get("Content-Type")
+	if cs := w.charsetOf(http.StatusPartialContent, ctype); cs != "" {
+		ctype += "; charset=" + cs
+	}
 	var parts []string
 	length := int64(0)
 	for _, rg := range ranges {

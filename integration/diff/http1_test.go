@@ -47,6 +47,10 @@ http {
         location /added/ { alias %[2]s/html/; add_header X-Added 1; expires 1h; }
         location /refresh { msie_refresh on; return 302 "/a b\"<'%%.txt"; }
         location /safari { keepalive_disable safari; return 200 "s"; }
+        location /cs/ { alias %[2]s/html/; charset $arg_cs; }
+        location /csr { charset utf-8; return 301 /a.txt; }
+        location /cs-ep { charset utf-8; error_page 404 =302 http://localhost/x; }
+        location /cs-range/ { alias %[2]s/html/; charset koi8-r; }
         location /short { keepalive_timeout 200ms; return 200 "short"; }
         location /dir/ { autoindex on; }
     }
@@ -163,6 +167,11 @@ var http1Cases = []struct{ name, req string }{
 	{"msie6 post", "POST /r HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)\r\nContent-Length: 0\r\n\r\n"},
 	{"msie6 get", "GET /r HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)\r\n\r\n"},
 	{"safari", "GET /safari HTTP/1.1\r\nHost: localhost\r\nUser-Agent: Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15\r\n\r\n"},
+	{"charset variable", "GET /cs/a.txt?cs=windows-1251 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"charset variable empty", "GET /cs/a.txt?cs= HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"charset not on redirects", "GET /csr HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"charset not on error_page redirects", "GET /cs-ep/nope HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"charset in multipart ranges", "GET /cs-range/a.txt HTTP/1.1\r\nHost: localhost\r\nRange: bytes=0-1,3-4\r\nConnection: close\r\n\r\n"},
 	{"redirect", "GET /moved HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"status without reason", "GET /odd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"autoindex chunked", "GET /dir/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
