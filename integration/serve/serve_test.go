@@ -107,7 +107,7 @@ http {
 func TestPendingRefused(t *testing.T) {
 	conf := writeConf(t, "events {}\nhttp {\n    server {\n        listen 127.0.0.1:1;\n        source_charset koi8-r;\n    }\n}\n")
 	res := harness.Run(t, 10*time.Second, edgeBin, "-c", conf, "-p", t.TempDir())
-	want := `edge: [emerg] "source_charset" directive is not served yet (planned in issue #4); "edge -t" accepts it in ` + conf + ":5\n"
+	want := `edge: [emerg] "source_charset" directive is not served yet (planned in issue charset recoding (not filed yet)); "edge -t" accepts it in ` + conf + ":5\n"
 	if res.Code != 1 || res.Stderr != want {
 		t.Errorf("code %d, stderr %q; want 1, %q", res.Code, res.Stderr, want)
 	}
