@@ -102,7 +102,7 @@ func (rq *request) log(level errlog.Level, format string, args ...any) {
 // logSuffix is ngx_http_log_error's: client, server, request, host and
 // referrer, as far as they are known.
 func (rq *request) logSuffix(b *strings.Builder) {
-	client, _ := splitAddr(rq.c.remote)
+	client := rq.c.clientIP
 	fmt.Fprintf(b, ", client: %s, server: %s", client, rq.srv.firstName())
 	if rq.in.requestLine != "" {
 		fmt.Fprintf(b, ", request: \"%s\"", rq.in.requestLine)

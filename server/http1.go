@@ -52,9 +52,14 @@ type conn struct {
 	start time.Time
 	// requests counts the connection's requests so far.
 	requests int64
-	remote   string // client address as $remote_addr and $remote_port give it
-	local    string
-	unix     bool // a unix-socket listener: no client address
+	// remote is the client's address; clientIP and clientPort are
+	// $remote_addr and $remote_port, serverIP and serverPort
+	// $server_addr and $server_port ("unix:" and "unix:/path" on a unix
+	// socket, as nginx names them).
+	remote               string
+	clientIP, clientPort string
+	serverIP, serverPort string
+	unix                 bool // a unix-socket listener: no client address
 
 	// buf[r:n] are bytes read and not used yet; buf is nil while idle.
 	buf    []byte
@@ -86,14 +91,17 @@ type conn struct {
 
 // serveConn answers the requests of one connection until it closes.
 func (l *listener) serveConn(nc net.Conn) {
-	c := &conn{nc: nc, l: l, id: l.rt.conns.Add(1), start: time.Now(), local: nc.LocalAddr().String()}
+	c := &conn{nc: nc, l: l, id: l.rt.conns.Add(1), start: time.Now()}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.rc, _ = sc.SyscallConn()
 	}
 	if _, ok := nc.(*net.UnixConn); ok {
-		c.unix, c.remote = true, "unix:"
+		c.unix, c.remote, c.clientIP = true, "unix:", "unix:"
+		c.serverIP = "unix:" + nc.LocalAddr().String()
 	} else {
 		c.remote = nc.RemoteAddr().String()
+		c.clientIP, c.clientPort, _ = net.SplitHostPort(c.remote)
+		c.serverIP, c.serverPort, _ = net.SplitHostPort(nc.LocalAddr().String())
 	}
 	if !l.track(c) {
 		nc.Close()
@@ -504,7 +512,7 @@ func (c *conn) readFailed(err error, partial bool) {
 			// keepalive_timeout: closed without a word
 		case c.requests > 0 && errors.Is(err, io.EOF):
 			// nginx's keep-alive handler logs this one without a suffix.
-			client, _ := splitAddr(c.remote)
+			client := c.clientIP
 			for _, l := range c.l.addr.Default.Loc.loggers {
 				if l.Enabled(errlog.Info) {
 					l.Log(errlog.Info, "*%d client %s closed keepalive connection", c.id, client)
@@ -704,7 +712,7 @@ func (s *chunkState) skip(b []byte) (n int, done, ok bool) {
 func (c *conn) logInfo(msg string, request bool) {
 	srv := c.l.addr.Default
 	if !request {
-		client, _ := splitAddr(c.remote)
+		client := c.clientIP
 		for _, l := range srv.Loc.loggers {
 			if l.Enabled(errlog.Info) {
 				l.Log(errlog.Info, "*%d %s, client: %s, server: %s", c.id, msg, client, c.l.addr.Text)

@@ -497,7 +497,7 @@ func absoluteRedirect(rq *request, loc string) string {
 	}
 	lhost, port := "", ""
 	if !rq.c.unix {
-		lhost, port, _ = net.SplitHostPort(rq.c.local)
+		lhost, port = rq.c.serverIP, rq.c.serverPort
 	}
 	if !l.PortInRedirect.Value {
 		port = ""

@@ -3,7 +3,6 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -256,12 +255,12 @@ var builtinVars = map[string]func(rq *request) string{
 	},
 	"scheme":      func(*request) string { return "http" },
 	"https":       func(*request) string { return "" },
-	"remote_addr": func(rq *request) string { h, _ := splitAddr(rq.c.remote); return h },
+	"remote_addr": func(rq *request) string { return rq.c.clientIP },
 	// nginx 1.22 joins repeated X-Forwarded-For headers.
 	"http_x_forwarded_for": func(rq *request) string { return rq.in.joined("X-Forwarded-For", ", ") },
-	"remote_port":          func(rq *request) string { _, p := splitAddr(rq.c.remote); return p },
-	"server_addr":          func(rq *request) string { h, _ := splitAddr(rq.localAddr()); return h },
-	"server_port":          func(rq *request) string { _, p := splitAddr(rq.localAddr()); return p },
+	"remote_port":          func(rq *request) string { return rq.c.clientPort },
+	"server_addr":          func(rq *request) string { return rq.c.serverIP },
+	"server_port":          func(rq *request) string { return rq.c.serverPort },
 	"server_name":          func(rq *request) string { return rq.srv.firstName() },
 	"content_type":         func(rq *request) string { return rq.in.header("Content-Type") },
 	"content_length":       func(rq *request) string { return rq.in.header("Content-Length") },
@@ -322,16 +321,6 @@ func ifElse(c bool, a, b string) string {
 	}
 	return b
 }
-
-func splitAddr(a string) (host, port string) {
-	h, p, err := net.SplitHostPort(a)
-	if err != nil {
-		return a, ""
-	}
-	return h, p
-}
-
-func (rq *request) localAddr() string { return rq.c.local }
 
 // host is $host: the Host header as validated (lower-cased, without its
 // port), or the server's name.

@@ -94,6 +94,17 @@ func FreePort(t testing.TB) int {
 // the test's output when the test fails.
 func Start(t testing.TB, bin, addr string, args ...string) *exec.Cmd {
 	t.Helper()
+	return startOn(t, bin, "tcp", addr, args...)
+}
+
+// StartUnix is Start for a server listening on the unix socket path.
+func StartUnix(t testing.TB, bin, path string, args ...string) *exec.Cmd {
+	t.Helper()
+	return startOn(t, bin, "unix", path, args...)
+}
+
+func startOn(t testing.TB, bin, network, addr string, args ...string) *exec.Cmd {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -121,7 +132,7 @@ func Start(t testing.TB, bin, addr string, args ...string) *exec.Cmd {
 			t.Fatalf("%s exited: %s", filepath.Base(bin), stderr.String())
 		default:
 		}
-		if c, err := net.Dial("tcp", addr); err == nil {
+		if c, err := net.Dial(network, addr); err == nil {
 			c.Close()
 			return cmd
 		}
