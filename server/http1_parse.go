@@ -414,6 +414,10 @@ func parseHeaderLine(line string, h *requestHead, o *headOptions) *headError {
 		}
 	}
 	if i == 0 {
+		if line == "" {
+			// Only CRs: nginx stops at the second one.
+			return badHeader("\r", 0)
+		}
 		return badHeader(line, 0)
 	}
 	name := line[:i]

@@ -102,7 +102,7 @@ func TestCorpus(t *testing.T) {
 	harness.Require(t, "nginx", "nginx") // its /etc/nginx/mime.types is part of the stubbed environment
 	harness.Require(t, "openssl", "openssl")
 	dir := t.TempDir()
-	edge, err := harness.BuildEdge(dir)
+	edge, err := harness.BuildEdge(dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,9 +20,10 @@ import (
 	"edge/server"
 )
 
-var edgeBin string
+// edgeBin serves; checkBin, without the race detector, runs -t.
+var edgeBin, checkBin string
 
-func TestMain(m *testing.M) { os.Exit(harness.RunWithEdge(m, &edgeBin)) }
+func TestMain(m *testing.M) { os.Exit(harness.RunWithEdge(m, &edgeBin, &checkBin)) }
 
 // startServer writes the configuration conf gives for a free port to
 // dir/NAME.conf and starts bin (nginx in the foreground, or edge) on it.
@@ -92,7 +93,7 @@ func check(t *testing.T, nginx, conf string) (verdict, verdict) {
 	t.Helper()
 	prefix := t.TempDir() + "/"
 	n := harness.Run(t, 30*time.Second, nginx, "-t", "-q", "-p", prefix, "-c", conf)
-	e := harness.Run(t, 30*time.Second, edgeBin, "-t", "-q", "-p", prefix, "-c", conf)
+	e := harness.Run(t, 30*time.Second, checkBin, "-t", "-q", "-p", prefix, "-c", conf)
 	return parseVerdict(n), parseVerdict(e)
 }
 

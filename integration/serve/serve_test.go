@@ -19,7 +19,7 @@ import (
 
 var edgeBin string
 
-func TestMain(m *testing.M) { os.Exit(harness.RunWithEdge(m, &edgeBin)) }
+func TestMain(m *testing.M) { os.Exit(harness.RunWithEdge(m, &edgeBin, nil)) }
 
 func writeConf(t *testing.T, text string) string {
 	t.Helper()
