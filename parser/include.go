@@ -115,6 +115,7 @@ func (r *reader) include(d *Directive) ([]*Directive, error) {
 		// written, "a/../b" included.
 		name = strings.TrimSuffix(r.prefix, "/") + "/" + name
 	}
+	r.cfg.Includes = append(r.cfg.Includes, name)
 	files := []string{name}
 	if strings.ContainsAny(name, "*?[") {
 		files = glob(name)

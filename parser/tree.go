@@ -54,4 +54,8 @@ type Config struct {
 	// Files lists every file read, each once, in reading order: files
 	// included by -g directives, then the main file and its includes.
 	Files []File
+	// Includes are the paths and patterns of the include directives
+	// read, made absolute, whether they matched or not: where a file
+	// appearing would change the configuration.
+	Includes []string
 }

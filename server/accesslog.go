@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edge/parser"
@@ -64,7 +65,7 @@ func (rt *Runtime) openAccessLogs(m *MainConf) error {
 					return err
 				}
 				a.w = f
-				if b, ok := m.logBuffers[a.path]; ok {
+				if b, ok := m.logBuffers[a.path]; ok && f.path != "" {
 					if rt.buffered[f] == nil {
 						rt.buffered[f] = &bufferedLog{f: f, b: b}
 					}
@@ -81,12 +82,12 @@ func (rt *Runtime) openAccessLogs(m *MainConf) error {
 }
 
 // openLog opens a log file once per Runtime, relative to the prefix.
-func (rt *Runtime) openLog(m *MainConf, path string) (*os.File, error) {
-	if path == "/dev/stdout" {
-		return os.Stdout, nil
-	}
-	if path == "stderr" || path == "/dev/stderr" {
-		return os.Stderr, nil
+func (rt *Runtime) openLog(m *MainConf, path string) (*logFile, error) {
+	switch path {
+	case "/dev/stdout":
+		return stdLog(os.Stdout), nil
+	case "stderr", "/dev/stderr":
+		return stdLog(os.Stderr), nil
 	}
 	if path[0] != '/' {
 		path = m.Prefix + path
@@ -94,12 +95,48 @@ func (rt *Runtime) openLog(m *MainConf, path string) (*os.File, error) {
 	if f, ok := rt.files[path]; ok {
 		return f, nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf(`open() "%s" failed%s`, path, parser.Errno(err))
+	l := &logFile{path: path}
+	if err := l.open(); err != nil {
+		return nil, err
 	}
-	rt.files[path] = f
-	return f, nil
+	rt.files[path] = l
+	return l, nil
+}
+
+// logFile is an open log file which SIGUSR1 reopens under its writers,
+// as nginx's ngx_reopen_files: the file moved away by logrotate keeps
+// what was written before, the new one takes what comes after.
+type logFile struct {
+	path string // "" for standard output and error: never reopened
+	f    atomic.Pointer[os.File]
+}
+
+func stdLog(f *os.File) *logFile {
+	l := &logFile{}
+	l.f.Store(f)
+	return l
+}
+
+func (l *logFile) Write(p []byte) (int, error) { return l.f.Load().Write(p) }
+
+// open opens (creating) the file and puts it in place of the one open.
+func (l *logFile) open() error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf(`open() "%s" failed%s`, l.path, parser.Errno(err))
+	}
+	// A write running on the old file finishes before it really closes
+	// (the runtime counts its users).
+	if old := l.f.Swap(f); old != nil {
+		old.Close()
+	}
+	return nil
+}
+
+func (l *logFile) close() {
+	if l.path != "" {
+		l.f.Load().Close()
+	}
 }
 
 var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}

@@ -34,6 +34,7 @@ func setAuthBasic(s *conf.Scope, d *parser.Directive) error {
 	a := &l.loc.AuthBasic
 	if d.Name == "auth_basic_user_file" && !strings.Contains(v, "$") {
 		v = fullName(l.main.ConfPrefix, v)
+		l.main.Watched = append(l.main.Watched, v)
 	}
 	t, err := l.http.compileTemplate(v, d.End)
 	if err != nil {

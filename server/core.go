@@ -90,6 +90,8 @@ var CoreCommands = []conf.Command{
 	{Name: "alias", Type: conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Set: setRoot},
 	{Name: "daemon", Once: true, Type: conf.Main | conf.Flag, Module: "ngx_core_module", Set: setDaemon},
 	{Name: "pid", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Set: setPid},
+	{Name: "worker_shutdown_timeout", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &mainOf(s).ShutdownTimeout })},
+	{Name: "watch_config", Once: true, Type: conf.Main | conf.Flag, Module: "ngx_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &mainOf(s).WatchConfig })},
 	{Name: "user", Once: true, Type: conf.Main | conf.Take12, Module: "ngx_core_module", Status: conf.Pending, Planned: "#5", Set: setUser},
 	{Name: "upstream", Type: conf.HTTPMain | conf.Block | conf.Take1, Module: "ngx_http_upstream_module", Status: conf.Pending, Planned: "#6", Open: openUpstream},
 }
@@ -844,21 +846,14 @@ func setKeepaliveTime(s *conf.Scope, d *parser.Directive) error {
 	return locOf(s).KeepaliveTime.Put(t, d)
 }
 
-// setDaemon accepts "daemon off", what edge does anyway; "daemon on"
-// waits for the process-management issue.
+// setDaemon is the daemon flag: edge's default is off (the foreground).
 func setDaemon(s *conf.Scope, d *parser.Directive) error {
 	on, err := conf.ParseFlag(d, d.Args[0].Value)
 	if err != nil {
 		return err
 	}
-	if on {
-		m := mainOf(s)
-		m.Pending = append(m.Pending, conf.Use{Dir: d, Cmd: &daemonOn})
-	}
-	return nil
+	return mainOf(s).Daemon.Put(on, d)
 }
-
-var daemonOn = conf.Command{Name: "daemon", Planned: "#5, for \"daemon on\""}
 
 // setPid is the pid file, relative to the prefix as nginx's.
 func setPid(s *conf.Scope, d *parser.Directive) error {

@@ -15,8 +15,8 @@ import (
 // openErrorLogs opens the error logs and gives every location its own
 // (or the main level's; without any, stderr at error, Debian's default).
 func (rt *Runtime) openErrorLogs(m *MainConf) error {
-	rt.files = map[string]*os.File{}
-	rt.buffered = map[*os.File]*bufferedLog{}
+	rt.files = map[string]*logFile{}
+	rt.buffered = map[*logFile]*bufferedLog{}
 	open := func(t logTarget) (*errlog.Logger, error) {
 		switch {
 		case t.syslog != nil:
@@ -79,8 +79,24 @@ func (rt *Runtime) closeFiles() {
 		p.close()
 	}
 	for _, f := range rt.files {
-		f.Close()
+		f.close()
 	}
+}
+
+// reopenFiles reopens the log files (SIGUSR1), flushing the buffered
+// ones first, as nginx does; the first failure is returned, the other
+// files are still reopened.
+func (rt *Runtime) reopenFiles() error {
+	for _, b := range rt.buffered {
+		b.flush()
+	}
+	var first error
+	for _, f := range rt.files {
+		if err := f.open(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // log writes a request's error to its location's error logs, as

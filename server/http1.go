@@ -45,8 +45,12 @@ var (
 // conn is one client connection: nginx's ngx_connection_t and
 // ngx_http_connection_t.
 type conn struct {
-	nc    net.Conn
-	rc    syscall.RawConn
+	nc   net.Conn
+	rc   syscall.RawConn
+	proc *Process
+	port *port
+	// l is the address's listener in the Runtime of the request being
+	// served (or of the last one).
 	l     *listener
 	id    uint64 // nginx's "*N" in error log lines
 	start time.Time
@@ -90,8 +94,9 @@ type conn struct {
 }
 
 // serveConn answers the requests of one connection until it closes.
-func (l *listener) serveConn(nc net.Conn) {
-	c := &conn{nc: nc, l: l, id: l.rt.conns.Add(1), start: time.Now()}
+func (p *Process) serveConn(pt *port, nc net.Conn) {
+	l := p.cur.Load().listeners[pt.key]
+	c := &conn{nc: nc, proc: p, port: pt, l: l, id: p.conns.Add(1), start: time.Now()}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.rc, _ = sc.SyscallConn()
 	}
@@ -103,8 +108,9 @@ func (l *listener) serveConn(nc net.Conn) {
 		c.clientIP, c.clientPort, _ = net.SplitHostPort(c.remote)
 		c.serverIP, c.serverPort, _ = net.SplitHostPort(nc.LocalAddr().String())
 	}
-	if !l.track(c) {
+	if l == nil || !pt.track(c) {
 		nc.Close()
+		p.live.Done()
 		return
 	}
 	c.setReadDeadline(l.headerTimeout)
@@ -122,13 +128,16 @@ func (c *conn) resume() {
 func (c *conn) run() {
 	defer func() {
 		if err := recover(); err != nil {
-			for _, lg := range c.l.rt.mainLog {
+			for _, lg := range c.proc.cur.Load().mainLog {
 				lg.Log(errlog.Alert, "*%d panic while serving %s: %v\n%s", c.id, c.remote, err, debug.Stack())
 			}
 			c.closeConn()
 		}
 	}()
 	for c.serveRequest() {
+		if c.proc.draining.Load() {
+			break // shutting down: no next request
+		}
 		if c.r < c.n {
 			continue // a pipelined request
 		}
@@ -146,7 +155,8 @@ func (c *conn) run() {
 func (c *conn) closeConn() {
 	c.releaseBuffers()
 	c.nc.Close()
-	c.l.forget(c)
+	c.port.forget(c)
+	c.proc.live.Done()
 }
 
 // releaseBuffers gives the buffers back to their pools: an idle
@@ -179,6 +189,12 @@ func (c *conn) waitIdle() int {
 	now := time.Now()
 	c.setReadDeadline(timeout)
 	c.idleSince.Store(now.UnixNano())
+	if c.ending() {
+		// After idleSince, so that a shutdown either sees the
+		// connection idle (and pokes it) or is seen here.
+		c.idleSince.Store(0)
+		return idleClosed
+	}
 	first := true
 	var one [1]byte
 	err := c.rc.Read(func(fd uintptr) bool {
@@ -197,10 +213,13 @@ func (c *conn) waitIdle() int {
 	c.idleMu.Unlock()
 	if poked {
 		c.readDeadline = time.Time{} // in the past: set it again
+		if c.ending() {
+			return idleClosed
+		}
 		if err != nil {
 			c.expires = now.Add(timeout)
 			c.rq = request{} // a parked connection keeps no request
-			if c.l.rt.idle.park(c) {
+			if c.proc.idle.park(c) {
 				return idleParked
 			}
 			return idleClosed
@@ -211,6 +230,12 @@ func (c *conn) waitIdle() int {
 		return idleClosed
 	}
 	return idleReady
+}
+
+// ending reports that the connection takes no more requests: the process
+// is shutting down or its address was closed by a reload.
+func (c *conn) ending() bool {
+	return c.proc.draining.Load() || c.port.closed.Load()
 }
 
 func (c *conn) setReadDeadline(d time.Duration) {
@@ -427,7 +452,15 @@ func (c *conn) linger() {
 // serveRequest reads one request and answers it; it reports whether the
 // connection goes on to another.
 func (c *conn) serveRequest() bool {
+	rt := c.proc.acquire()
+	defer rt.release()
 	l := c.l
+	if l.rt != rt {
+		if l = rt.listeners[c.port.key]; l == nil {
+			return false // the address is gone from the configuration
+		}
+		c.l = l
+	}
 	o := &l.head
 	end, partial := 0, false
 	for {

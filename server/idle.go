@@ -21,8 +21,9 @@ const (
 	sweepEvery = 10 * time.Millisecond
 )
 
-// idler holds the parked connections of a Runtime and the two goroutines
-// that serve them: loop (epoll) and sweep (parking and expiring).
+// idler holds the parked connections of the Process and the two
+// goroutines that serve them: loop (epoll) and sweep (parking and
+// expiring).
 type idler struct {
 	epfd int
 	wake [2]int // a pipe whose write end, closed, stops loop
@@ -60,18 +61,37 @@ func (p *idler) closeFiles() {
 
 // start runs the goroutines; stop ends them (the connections are the
 // listeners' to close).
-func (p *idler) start(rt *Runtime) {
+func (p *idler) start(proc *Process) {
 	p.wg.Add(2)
 	go p.loop()
-	go p.sweep(rt)
+	go p.sweep(proc)
 }
 
+// stop ends the goroutines and closes the parked connections.
 func (p *idler) stop() {
 	close(p.done)
 	syscall.Close(p.wake[1])
 	p.wg.Wait()
+	p.closeParked(func(*conn) bool { return true })
 	syscall.Close(p.wake[0])
 	syscall.Close(p.epfd)
+}
+
+// closeParked closes the parked connections which.
+func (p *idler) closeParked(which func(*conn) bool) {
+	p.mu.Lock()
+	var fds []int32
+	for fd, c := range p.parked {
+		if which(c) {
+			fds = append(fds, fd)
+		}
+	}
+	p.mu.Unlock()
+	for _, fd := range fds {
+		if c := p.take(fd); c != nil {
+			c.closeConn()
+		}
+	}
 }
 
 // park hands an idle connection to the epoll set until its next bytes,
@@ -128,7 +148,7 @@ func (p *idler) loop() {
 // sweep wakes the connections idle in their goroutine past idleGrace,
 // so that they park, and closes the parked ones whose keepalive_timeout
 // ran out.
-func (p *idler) sweep(rt *Runtime) {
+func (p *idler) sweep(proc *Process) {
 	defer p.wg.Done()
 	tick := time.NewTicker(sweepEvery)
 	defer tick.Stop()
@@ -137,8 +157,8 @@ func (p *idler) sweep(rt *Runtime) {
 		case <-p.done:
 			return
 		case now := <-tick.C:
-			for _, addr := range rt.order {
-				rt.listeners[addr].pokeIdle(now)
+			for _, pt := range proc.openPorts() {
+				pt.pokeIdle(now)
 			}
 			p.mu.Lock()
 			var expired []int32
@@ -157,21 +177,26 @@ func (p *idler) sweep(rt *Runtime) {
 	}
 }
 
-// pokeIdle ends the wait of the listener's connections idle past
-// idleGrace in their goroutine: a read deadline in the past wakes them.
-func (l *listener) pokeIdle(now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// pokeIdle ends the wait of the port's connections idle past idleGrace
+// in their goroutine.
+func (pt *port) pokeIdle(now time.Time) {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
 	limit := now.Add(-idleGrace).UnixNano()
-	for c := range l.conns {
-		if since := c.idleSince.Load(); since == 0 || since > limit {
-			continue
+	for c := range pt.conns {
+		if since := c.idleSince.Load(); since != 0 && since <= limit {
+			c.poke()
 		}
-		c.idleMu.Lock()
-		if c.idleSince.Load() != 0 && !c.poked {
-			c.poked = true
-			c.nc.SetReadDeadline(time.Unix(1, 0))
-		}
-		c.idleMu.Unlock()
 	}
+}
+
+// poke ends the wait of a connection idle in its goroutine, if it is: a
+// read deadline in the past wakes it.
+func (c *conn) poke() {
+	c.idleMu.Lock()
+	if c.idleSince.Load() != 0 && !c.poked {
+		c.poked = true
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+	c.idleMu.Unlock()
 }

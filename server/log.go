@@ -261,6 +261,20 @@ type logBuffer struct {
 	flush      time.Duration
 }
 
+// ErrorsToStderr reports whether the main level's error log is standard
+// error (edge's default).
+func (m *MainConf) ErrorsToStderr() bool {
+	if len(m.ErrorLogs) == 0 {
+		return true
+	}
+	for _, t := range m.ErrorLogs {
+		if t.path == "stderr" || t.path == "/dev/stderr" {
+			return true
+		}
+	}
+	return false
+}
+
 // addLogFile notes a log file that nginx opens (creating it) when it
 // loads the configuration, -t included.
 func (m *MainConf) addLogFile(path string) {

@@ -21,7 +21,7 @@ import (
 // first, and when the Runtime closes; with gzip each write is a gzip
 // member of its own, so that zcat reads the file whole.
 type bufferedLog struct {
-	f *os.File
+	f *logFile
 	b logBuffer
 
 	// mu guards buf and timer.

@@ -28,6 +28,15 @@ type MainConf struct {
 	LogFiles []string
 	// PidFile is the pid directive's file (none without it).
 	PidFile conf.Setting[string]
+	// Daemon: detach from the terminal.
+	Daemon conf.Setting[bool]
+	// ShutdownTimeout bounds a graceful shutdown (0: none).
+	ShutdownTimeout conf.Setting[time.Duration]
+	// WatchConfig: reload when the configuration's files change.
+	WatchConfig conf.Setting[bool]
+	// Watched are the files other than the configuration's own that a
+	// change to should reload it: certificates and keys, user files.
+	Watched []string
 	// ErrorLogs are the main level's error_log directives.
 	ErrorLogs   []logTarget
 	threadPools []string             // thread_pool names, unique as in nginx

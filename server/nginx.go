@@ -489,7 +489,6 @@ var NginxCommands = []conf.Command{
 	{Name: "worker_cpu_affinity", Once: true, Type: conf.Main | conf.OneMore, Module: "ngx_core_module", Status: conf.Tuning, Set: checkWorkerCPUAffinity},
 	{Name: "worker_rlimit_nofile", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindNum)},
 	{Name: "worker_rlimit_core", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindOffset)},
-	{Name: "worker_shutdown_timeout", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Status: conf.Pending, Planned: "#5", Set: conf.Check(conf.KindMsec)},
 	{Name: "working_directory", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Status: conf.Tuning},
 	{Name: "env", Type: conf.Main | conf.Take1, Module: "ngx_core_module", Status: conf.Tuning},
 	{Name: "load_module", Type: conf.Main | conf.Take1, Module: "ngx_core_module", Status: conf.Unsupported},

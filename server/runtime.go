@@ -1,10 +1,8 @@
 package server
 
 import (
-	"context"
 	"edge/internal/errlog"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -26,14 +24,18 @@ import (
 // rest arrive with issue #4, and a configuration that uses a directive
 // still pending is refused by Compile rather than served wrongly.
 type Runtime struct {
-	listeners map[string]*listener // by address
+	listeners map[string]*listener // by listenKey
 	order     []string
-	files     map[string]*os.File // the log files, by path
-	buffered  map[*os.File]*bufferedLog
+	files     map[string]*logFile // the log files, by path
+	buffered  map[*logFile]*bufferedLog
 	syslogs   []*syslogPeer
 	mainLog   []*errlog.Logger // the main level's error logs
-	conns     atomic.Uint64    // connections accepted, for "*N"
-	idle      *idler           // parked keep-alive connections, while serving
+
+	// active counts the requests running on this Runtime; once it is
+	// retired (another is in force) and they have ended, its files close.
+	active    atomic.Int64
+	retired   atomic.Bool
+	closeOnce sync.Once
 }
 
 // listener is a listen address compiled: its servers' names, how heads
@@ -47,11 +49,6 @@ type listener struct {
 	// head and headerTimeout are the default server's settings.
 	head          headOptions
 	headerTimeout time.Duration
-
-	// mu guards conns and closed.
-	mu     sync.Mutex
-	conns  map[*conn]struct{}
-	closed bool
 }
 
 func newListener(rt *Runtime, a *ListenAddr, h *HTTPConf, prefix string) *listener {
@@ -60,7 +57,7 @@ func newListener(rt *Runtime, a *ListenAddr, h *HTTPConf, prefix string) *listen
 	return &listener{rt: rt, addr: a, names: compileServerNames(a), slots: h.vars.defined, prefix: prefix,
 		head: headOptions{underscores: d.UnderscoresInHeaders.Value, ignoreInvalid: d.IgnoreInvalidHeaders.Value,
 			mergeSlashes: d.MergeSlashes.Value, firstSize: int(d.ClientHeaderBufferSize.Value), largeSize: int(bufs.Size), largeNum: bufs.Num},
-		headerTimeout: d.ClientHeaderTimeout.Value, conns: map[*conn]struct{}{}}
+		headerTimeout: d.ClientHeaderTimeout.Value}
 }
 
 // Compile checks that everything in m can be served and builds a Runtime.
@@ -142,8 +139,8 @@ func build(m *MainConf) (*Runtime, error) {
 	rt := &Runtime{listeners: map[string]*listener{}}
 	if m.HTTP != nil {
 		for _, a := range m.HTTP.Addrs {
-			rt.listeners[a.Address] = newListener(rt, a, m.HTTP, m.Prefix)
-			rt.order = append(rt.order, a.Address)
+			rt.listeners[listenKey(a)] = newListener(rt, a, m.HTTP, m.Prefix)
+			rt.order = append(rt.order, listenKey(a))
 		}
 		for _, srv := range m.HTTP.Servers {
 			srv.tree = compileLocations(srv.Locations)
@@ -162,106 +159,6 @@ func build(m *MainConf) (*Runtime, error) {
 		return nil, err
 	}
 	return rt, nil
-}
-
-// Addresses lists the listen addresses, in configuration order.
-func (rt *Runtime) Addresses() []string { return rt.order }
-
-// Serve listens on every address and serves until ctx ends; then it
-// closes the listeners and every connection.
-func (rt *Runtime) Serve(ctx context.Context) error {
-	defer rt.closeFiles()
-	var lns []net.Listener
-	for _, addr := range rt.order {
-		a := rt.listeners[addr]
-		ln, err := net.Listen(a.addr.Network, a.addr.Address)
-		if err != nil {
-			for _, ln := range lns {
-				ln.Close()
-			}
-			return fmt.Errorf("bind() to %s failed%s", a.addr.Text, parser.Errno(err))
-		}
-		lns = append(lns, ln)
-	}
-	idle, err := newIdler()
-	if err != nil {
-		for _, ln := range lns {
-			ln.Close()
-		}
-		return fmt.Errorf("epoll_create1() failed%s", parser.Errno(err))
-	}
-	rt.idle = idle
-	idle.start(rt)
-	errc := make(chan error, len(lns))
-	var wg sync.WaitGroup
-	for i, ln := range lns {
-		l := rt.listeners[rt.order[i]]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errc <- l.accept(ln)
-		}()
-	}
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	idle.stop()
-	for _, addr := range rt.order {
-		rt.listeners[addr].closeConns()
-	}
-	wg.Wait()
-	return err
-}
-
-// accept takes the listener's connections until it is closed. A failed
-// accept (out of descriptors) is logged as nginx logs it and retried
-// after a pause, as nginx disables accepting for a while.
-func (l *listener) accept(ln net.Listener) error {
-	for {
-		nc, err := ln.Accept()
-		if errors.Is(err, net.ErrClosed) {
-			return nil
-		}
-		if err != nil {
-			for _, lg := range l.rt.mainLog {
-				lg.Log(errlog.Crit, "accept() failed%s", parser.Errno(err))
-			}
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		go l.serveConn(nc)
-	}
-}
-
-// track records a connection, so that closing the listener can close it;
-// it reports false once the listener is closed.
-func (l *listener) track(c *conn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
-	}
-	l.conns[c] = struct{}{}
-	return true
-}
-
-func (l *listener) forget(c *conn) {
-	l.mu.Lock()
-	delete(l.conns, c)
-	l.mu.Unlock()
-}
-
-func (l *listener) closeConns() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.closed = true
-	for c := range l.conns {
-		c.nc.Close()
-	}
 }
 
 // handle picks the server by Host and runs its rewrite directives

@@ -58,7 +58,11 @@ func sslOf(s *conf.Scope) *SSLConf {
 func setSSLFile(f func(*SSLConf) *[]string) func(*conf.Scope, *parser.Directive) error {
 	return func(s *conf.Scope, d *parser.Directive) error {
 		list := f(sslOf(s))
-		*list = append(*list, d.Args[0].Value)
+		v := d.Args[0].Value
+		*list = append(*list, v)
+		if m := mainOf(s); !strings.Contains(v, "$") && !strings.Contains(v, ":") {
+			m.Watched = append(m.Watched, fullName(m.ConfPrefix, v))
+		}
 		return nil
 	}
 }

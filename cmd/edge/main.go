@@ -3,17 +3,13 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
-	"syscall"
 
 	confd "edge/conf.d"
 	"edge/internal/conf"
@@ -56,10 +52,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if o.signal != "" {
-		fmt.Fprintf(stderr, "edge: [emerg] sending signal \"%s\" is not implemented yet (planned in issue #5)\n", o.signal)
-		return 1
-	}
 	prefix := o.prefix
 	if prefix == "" {
 		prefix = defaultPrefix
@@ -96,35 +88,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if builtin {
 		data, name = confd.Default, confd.DefaultName
 	}
-	t := newTable()
-	m, tree, err := server.Load(t, name, data, prefix, confPrefix(name, builtin), []byte(o.global))
+	src := &server.Source{Table: newTable(), Path: name, Data: data, Prefix: prefix,
+		ConfPrefix: confPrefix(name, builtin), Global: []byte(o.global)}
 	if o.test || o.dump {
+		m, tree, err := src.Load()
 		return check(o, name, tree, m, err, stdout, rep)
 	}
-	if err != nil {
-		rep.emerg(err)
-		return 1
+	if o.signal != "" {
+		return signalProcess(o.signal, src, rep)
 	}
-	rt, err := server.Compile(m)
-	if err != nil {
-		rep.emerg(err)
-		return 1
-	}
-	runtime.GOMAXPROCS(m.Procs())
-	if p := m.PidFile.Value; p != "" {
-		if err := os.WriteFile(p, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			rep.emerg(fmt.Errorf(`open() "%s" failed%s`, p, parser.Errno(err)))
-			return 1
-		}
-		defer os.Remove(p)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
-	defer stop()
-	if err := rt.Serve(ctx); err != nil {
-		rep.emerg(err)
-		return 1
-	}
-	return 0
+	return serve(src, rep)
 }
 
 // reporter tells the operator about a failed start, as nginx does before
@@ -135,10 +108,12 @@ type reporter struct {
 	log    *errlog.Logger // nil without -e FILE
 }
 
-func (r *reporter) emerg(err error) {
-	fmt.Fprintf(r.stderr, "edge: [emerg] %v\n", err)
+func (r *reporter) emerg(err error) { r.print(errlog.Emerg, err.Error()) }
+
+func (r *reporter) print(level errlog.Level, msg string) {
+	fmt.Fprintf(r.stderr, "edge: [%s] %s\n", level, msg)
 	if r.log != nil {
-		r.log.Log(errlog.Emerg, "%v", err)
+		r.log.Log(level, "%s", msg)
 	}
 }
 

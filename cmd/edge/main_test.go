@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -145,7 +147,6 @@ func TestFlags(t *testing.T) {
 		{[]string{"file"}, `edge: invalid option: "file"` + "\n"},
 		{[]string{"-s", "restart"}, `edge: invalid option: "-s restart"` + "\n"},
 		{[]string{"-c"}, `edge: option "-c" requires file name` + "\n"},
-		{[]string{"-s", "reload"}, "edge: [emerg] sending signal \"reload\" is not implemented yet (planned in issue #5)\n"},
 	} {
 		if code, _, stderr := edgeRun(t, c.args...); code != 1 || stderr != c.want {
 			t.Errorf("%v: code %d, %q; want 1, %q", c.args, code, stderr, c.want)
@@ -154,6 +155,39 @@ func TestFlags(t *testing.T) {
 	o, err := parseArgs([]string{"-tqc/x.conf", "-p", "/pre", "-gdaemon off;"})
 	if err != nil || !o.test || !o.quiet || o.confFile != "/x.conf" || o.prefix != "/pre" || o.global != "daemon off;" {
 		t.Errorf("grouped flags: %+v %v", o, err)
+	}
+}
+
+// -s finds the process through the configuration's pid file, with
+// nginx's messages when it cannot (ngx_signal_process).
+func TestSignalMessages(t *testing.T) {
+	dir := t.TempDir()
+	pid := filepath.Join(dir, "edge.pid")
+	conf := filepath.Join(dir, "edge.conf")
+	os.WriteFile(conf, []byte("events {}\npid edge.pid;\n"), 0o644)
+	gone := exec.Command("true")
+	gone.Run()
+	for _, c := range []struct {
+		pid  string // the file's text; "-" for no file
+		want string
+	}{
+		{"-", `edge: [error] open() "` + pid + `" failed (2: No such file or directory)`},
+		{"abc\n", `edge: [error] invalid PID number "abc" in "` + pid + `"`},
+		{"", `edge: [error] invalid PID number "" in "` + pid + `"`},
+		{fmt.Sprintf("%d\n", gone.Process.Pid), fmt.Sprintf("edge: [alert] kill(%d, 1) failed (3: No such process)", gone.Process.Pid)},
+	} {
+		os.Remove(pid)
+		if c.pid != "-" {
+			os.WriteFile(pid, []byte(c.pid), 0o644)
+		}
+		if code, _, stderr := edgeRun(t, "-p", dir+"/", "-c", conf, "-s", "reload"); code != 1 || stderr != c.want+"\n" {
+			t.Errorf("pid file %q: code %d, %q; want 1, %q", c.pid, code, stderr, c.want)
+		}
+	}
+	// A configuration that does not load signals nothing, as in nginx.
+	os.WriteFile(conf, []byte("events {}\npid edge.pid\n"), 0o644)
+	if code, _, stderr := edgeRun(t, "-p", dir+"/", "-c", conf, "-s", "stop"); code != 1 || !strings.Contains(stderr, "[emerg] unexpected end of file") {
+		t.Errorf("broken configuration: code %d, %q", code, stderr)
 	}
 }
 
@@ -188,12 +222,11 @@ func TestBuiltinConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := server.Compile(m)
-	if err != nil {
+	if _, err := server.Compile(m); err != nil {
 		t.Fatal(err)
 	}
-	if got := rt.Addresses(); len(got) != 1 || got[0] != "127.0.0.1:8080" {
-		t.Errorf("built-in config listens on %v", got)
+	if a := m.HTTP.Addrs; len(a) != 1 || a[0].Address != "127.0.0.1:8080" {
+		t.Errorf("built-in config listens on %v", a)
 	}
 }
 

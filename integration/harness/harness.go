@@ -70,6 +70,7 @@ func Run(t testing.TB, timeout time.Duration, name string, args ...string) Resul
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = time.Second // a child left holding the pipes does not hold the test
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

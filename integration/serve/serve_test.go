@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +22,20 @@ import (
 var edgeBin string
 
 func TestMain(m *testing.M) { os.Exit(harness.RunWithEdge(m, &edgeBin, nil)) }
+
+// get asks 127.0.0.1:port for path on a new connection.
+func get(t *testing.T, port int, path string) (int, string) {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+	if err != nil {
+		t.Errorf("GET %s: %v", path, err)
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
 
 func writeConf(t *testing.T, text string) string {
 	t.Helper()
@@ -163,11 +179,42 @@ func TestPidDaemon(t *testing.T) {
 		t.Errorf("pid file left behind: %v", err)
 	}
 
-	conf = writeConf(t, "daemon on;\nevents {}\nhttp {\n    server { listen 127.0.0.1:1; }\n}\n")
-	res := harness.Run(t, 10*time.Second, edgeBin, "-c", conf, "-p", t.TempDir())
-	want := `edge: [emerg] "daemon" directive is not served yet (planned in issue #5, for "daemon on"); "edge -t" accepts it in ` + conf + ":1\n"
-	if res.Code != 1 || res.Stderr != want {
-		t.Errorf("daemon on: code %d, stderr %q; want 1, %q", res.Code, res.Stderr, want)
+	// daemon on: the command returns once the detached process serves;
+	// the pid file names that one; -s stop ends it and its pid file.
+	port = harness.FreePort(t)
+	dprefix := t.TempDir() + "/"
+	conf = writeConf(t, fmt.Sprintf("daemon on;\npid edge.pid;\nerror_log error.log notice;\nevents {}\nhttp {\n    access_log off;\n    server { listen 127.0.0.1:%d; return 200 daemon; }\n}\n", port))
+	res := harness.Run(t, 10*time.Second, edgeBin, "-c", conf, "-p", dprefix)
+	if res.Code != 0 || res.Stderr != "" {
+		t.Fatalf("daemon on: code %d, stderr %q", res.Code, res.Stderr)
+	}
+	data, err := os.ReadFile(dprefix + "edge.pid")
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("daemon on: pid file %q, %v", data, err)
+	}
+	if status, body := get(t, port, "/"); status != 200 || body != "daemon" {
+		t.Errorf("daemon on: %d %q", status, body)
+	}
+	if res := harness.Run(t, 10*time.Second, edgeBin, "-c", conf, "-p", dprefix, "-s", "stop"); res.Code != 0 {
+		t.Errorf("-s stop: %d %q", res.Code, res.Stderr)
+	}
+	for end := time.Now().Add(5 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatal("the detached edge did not stop")
+		}
+	}
+	if _, err := os.Stat(dprefix + "edge.pid"); !os.IsNotExist(err) {
+		t.Errorf("daemon on: pid file left behind: %v", err)
+	}
+	// A detached edge that cannot start fails the command, with its error.
+	busy, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer busy.Close()
+	conf = writeConf(t, fmt.Sprintf("daemon on;\nevents {}\nhttp {\n    access_log off;\n    server { listen %s; }\n}\n", busy.Addr()))
+	res = harness.Run(t, 10*time.Second, edgeBin, "-c", conf, "-p", t.TempDir())
+	if want := "edge: [emerg] bind() to " + busy.Addr().String() + " failed (98: Address already in use)\n"; res.Code != 1 || res.Stderr != want {
+		t.Errorf("daemon on, port in use: code %d, stderr %q; want 1, %q", res.Code, res.Stderr, want)
 	}
 	conf = writeConf(t, "pid /nonexistent/dir/edge.pid;\nevents {}\nhttp {\n    access_log off;\n    server { listen 127.0.0.1:1; }\n}\n")
 	res = harness.Run(t, 10*time.Second, edgeBin, "-c", conf, "-p", t.TempDir())

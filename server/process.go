@@ -1,0 +1,301 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"edge/internal/errlog"
+	"edge/parser"
+)
+
+// Process is what outlives a Runtime: the listening sockets, the client
+// connections, the idle set and the Runtime in force. A reload builds a
+// new Runtime and hands it to Activate; every request takes the Runtime
+// in force when it starts and keeps it to its end, so a reload never
+// changes the configuration under a running request. A retired Runtime
+// closes its log files when its last request ends.
+type Process struct {
+	cur   atomic.Pointer[Runtime]
+	conns atomic.Uint64 // connections accepted, for "*N"
+	idle  *idler
+
+	// draining is set by Quit: answers end their connection, idle ones
+	// close.
+	draining atomic.Bool
+
+	// mu serializes Activate, Quit and Stop, and guards ports; open is
+	// a copy of ports for the sweeper, replaced on each change.
+	mu      sync.Mutex
+	ports   map[string]*port // by listenKey
+	open    atomic.Pointer[[]*port]
+	stopped bool
+	accepts sync.WaitGroup // the accept loops
+	live    sync.WaitGroup // the connections
+}
+
+// port is one listening socket and the connections it accepted.
+type port struct {
+	key  string
+	text string // as nginx names the address, for messages
+	ln   net.Listener
+
+	// mu guards conns; closed changes under it too.
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	closed atomic.Bool
+}
+
+// listenKey names a listen address across Runtimes.
+func listenKey(a *ListenAddr) string { return a.Network + " " + a.Address }
+
+// NewProcess makes a Process with no Runtime yet.
+func NewProcess() (*Process, error) {
+	idle, err := newIdler()
+	if err != nil {
+		return nil, errors.New("epoll_create1() failed" + parser.Errno(err))
+	}
+	p := &Process{idle: idle, ports: map[string]*port{}}
+	idle.start(p)
+	return p, nil
+}
+
+// Runtime is the Runtime in force (nil before the first Activate).
+func (p *Process) Runtime() *Runtime { return p.cur.Load() }
+
+// Activate puts rt in force: it opens the addresses rt adds, keeps the
+// sockets of those it shares with the Runtime in force (no connection
+// is refused meanwhile), swaps rt in, then closes the addresses rt no
+// longer has and retires the old Runtime. If an address cannot be
+// opened, what this call opened is closed again and nothing changes.
+func (p *Process) Activate(rt *Runtime) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return errors.New("shutting down")
+	}
+	var opened []*port
+	for _, key := range rt.order {
+		if p.ports[key] != nil {
+			continue
+		}
+		a := rt.listeners[key].addr
+		ln, err := net.Listen(a.Network, a.Address)
+		if err != nil {
+			for _, pt := range opened {
+				pt.ln.Close()
+			}
+			return errors.New("bind() to " + a.Text + " failed" + parser.Errno(err))
+		}
+		opened = append(opened, &port{key: key, text: a.Text, ln: ln, conns: map[*conn]struct{}{}})
+	}
+	for _, pt := range opened {
+		p.ports[pt.key] = pt
+	}
+	old := p.cur.Swap(rt)
+	for _, pt := range opened {
+		p.accepts.Add(1)
+		go p.accept(pt)
+	}
+	for key, pt := range p.ports {
+		if rt.listeners[key] == nil {
+			delete(p.ports, key)
+			p.closePort(pt)
+		}
+	}
+	p.snapshot()
+	if old != nil {
+		old.retire()
+	}
+	return nil
+}
+
+// snapshot publishes the open ports for the sweeper.
+func (p *Process) snapshot() {
+	list := make([]*port, 0, len(p.ports))
+	for _, pt := range p.ports {
+		list = append(list, pt)
+	}
+	p.open.Store(&list)
+}
+
+// openPorts are the ports open at the last change.
+func (p *Process) openPorts() []*port {
+	if l := p.open.Load(); l != nil {
+		return *l
+	}
+	return nil
+}
+
+// closePort stops accepting on pt and ends its idle connections; those
+// in a request finish it first (they find no listener for their address
+// when the next one starts).
+func (p *Process) closePort(pt *port) {
+	pt.ln.Close()
+	pt.mu.Lock()
+	pt.closed.Store(true)
+	pt.mu.Unlock()
+	pt.closeIdle()
+	p.idle.closeParked(func(c *conn) bool { return c.port == pt })
+}
+
+// accept takes the port's connections until it is closed. A failed
+// accept (out of descriptors) is logged as nginx logs it and retried
+// after a pause, as nginx disables accepting for a while.
+func (p *Process) accept(pt *port) {
+	defer p.accepts.Done()
+	for {
+		nc, err := pt.ln.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil {
+			for _, lg := range p.cur.Load().mainLog {
+				lg.Log(errlog.Crit, "accept() failed%s", parser.Errno(err))
+			}
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		p.live.Add(1)
+		go p.serveConn(pt, nc)
+	}
+}
+
+// acquire is the Runtime in force, held until release: a Runtime
+// retired meanwhile is not taken.
+func (p *Process) acquire() *Runtime {
+	for {
+		rt := p.cur.Load()
+		rt.active.Add(1)
+		if p.cur.Load() == rt {
+			return rt
+		}
+		rt.release()
+	}
+}
+
+func (rt *Runtime) release() {
+	if rt.active.Add(-1) == 0 && rt.retired.Load() {
+		rt.closeOnce.Do(rt.closeFiles)
+	}
+}
+
+// retire closes the Runtime's files once its last request has ended.
+func (rt *Runtime) retire() {
+	rt.retired.Store(true)
+	if rt.active.Load() == 0 {
+		rt.closeOnce.Do(rt.closeFiles)
+	}
+}
+
+// track records a connection, so that closing the port can close it; it
+// reports false once the port is closed.
+func (pt *port) track(c *conn) bool {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	if pt.closed.Load() {
+		return false
+	}
+	pt.conns[c] = struct{}{}
+	return true
+}
+
+func (pt *port) forget(c *conn) {
+	pt.mu.Lock()
+	delete(pt.conns, c)
+	pt.mu.Unlock()
+}
+
+// closeIdle wakes the port's connections waiting for a next request in
+// their goroutine; they see the port (or the process) closing and end.
+func (pt *port) closeIdle() {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	for c := range pt.conns {
+		c.poke()
+	}
+}
+
+// closeAll closes every connection of the port at once.
+func (pt *port) closeAll() {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	pt.closed.Store(true)
+	for c := range pt.conns {
+		c.nc.Close()
+	}
+}
+
+// Quit is nginx's graceful shutdown (SIGQUIT): stop accepting, close
+// the idle keep-alive connections, let the requests running finish, for
+// at most timeout (0: no limit); then Stop.
+func (p *Process) Quit(timeout time.Duration) {
+	p.mu.Lock()
+	p.draining.Store(true)
+	for _, pt := range p.ports {
+		pt.ln.Close()
+		pt.mu.Lock()
+		pt.closed.Store(true)
+		pt.mu.Unlock()
+		pt.closeIdle()
+	}
+	p.mu.Unlock()
+	p.accepts.Wait()
+	p.idle.closeParked(func(*conn) bool { return true })
+	done := make(chan struct{})
+	go func() {
+		p.live.Wait()
+		close(done)
+	}()
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-done:
+	case <-expired:
+	}
+	p.Stop()
+}
+
+// Stop is nginx's fast shutdown (SIGTERM, SIGINT): every socket and
+// connection closes now. The log files stay open for the last lines;
+// CloseLogs closes them.
+func (p *Process) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return
+	}
+	p.stopped = true
+	p.draining.Store(true)
+	for _, pt := range p.ports {
+		pt.ln.Close()
+		pt.closeAll()
+	}
+	p.ports = map[string]*port{}
+	p.snapshot()
+	p.accepts.Wait()
+	p.idle.stop()
+	p.live.Wait()
+}
+
+// CloseLogs closes the log files of the Runtime in force, once stopped.
+func (p *Process) CloseLogs() {
+	if rt := p.cur.Load(); rt != nil {
+		rt.retire()
+	}
+}
+
+// Reopen reopens the log files of the Runtime in force (SIGUSR1), so
+// that logrotate can move them away.
+func (p *Process) Reopen() error {
+	if rt := p.cur.Load(); rt != nil {
+		return rt.reopenFiles()
+	}
+	return nil
+}
