@@ -63,6 +63,11 @@ func (w *Watcher) Sync() {
 	want := map[string]bool{}
 	for _, p := range w.r.Files() {
 		want[watchDir(p)] = true
+		// A symlinked file (sites-enabled/x -> ../sites-available/x)
+		// also changes where its target lives.
+		if real, err := filepath.EvalSymlinks(p); err == nil && real != p {
+			want[filepath.Dir(real)] = true
+		}
 	}
 	own := map[string]bool{}
 	if m := w.r.Conf(); m != nil {
@@ -125,8 +130,9 @@ func (w *Watcher) relevant(ev fsnotify.Event) bool {
 
 func (w *Watcher) loop() {
 	defer w.wg.Done()
-	var timer *time.Timer
-	var fire <-chan time.Time
+	// A change between the first load and the first watch is seen too.
+	timer := time.NewTimer(0)
+	fire := timer.C
 	for {
 		select {
 		case <-w.done:
