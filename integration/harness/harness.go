@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -131,7 +132,9 @@ func startOn(t testing.TB, bin, network, addr string, args ...string) *exec.Cmd 
 			cmd.Process.Kill()
 			<-exited
 		}
-		if t.Failed() {
+		if strings.Contains(stderr.String(), "WARNING: DATA RACE") {
+			t.Errorf("%s (built with -race) found a data race:\n%s", filepath.Base(bin), stderr.String())
+		} else if t.Failed() {
 			t.Logf("%s's stderr:\n%s", filepath.Base(bin), stderr.String())
 		}
 	})

@@ -41,6 +41,12 @@ type instance struct {
 // start runs edge on a configuration including conf.d/*.conf, whose
 // site.conf answers "v1" (main holds extra main-context directives).
 func start(t *testing.T, main string) *instance {
+	return startSite(t, main, nil)
+}
+
+// startSite is start with another site file: site makes its text for
+// the port.
+func startSite(t *testing.T, main string, site func(in *instance) string) *instance {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
 	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
@@ -53,7 +59,11 @@ http {
     include conf.d/*.conf;
 }
 `), 0o644)
-	os.WriteFile(in.site(), []byte(in.text(1)), 0o644)
+	text := in.text(1)
+	if site != nil {
+		text = site(in)
+	}
+	os.WriteFile(in.site(), []byte(text), 0o644)
 	cmd := harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", in.port), "-p", dir+"/", "-c", filepath.Join(dir, "edge.conf"))
 	in.pid = cmd.Process.Pid
 	return in
