@@ -29,7 +29,7 @@ func TestMain(m *testing.M) { os.Exit(harness.RunWithEdge(m, &edgeBin, nil)) }
 
 // instance is a running edge whose site file the test rewrites.
 type instance struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string // the prefix: edge.conf, conf.d/, logs/
 	port   int
 	pid    int
@@ -46,7 +46,7 @@ func start(t *testing.T, main string) *instance {
 
 // startSite is start with another site file: site makes its text for
 // the port.
-func startSite(t *testing.T, main string, site func(in *instance) string) *instance {
+func startSite(t testing.TB, main string, site func(in *instance) string) *instance {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
 	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
