@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -365,6 +366,23 @@ func TestListenersAndIncludes(t *testing.T) {
 	}
 	if n := strings.Count(in.errorLog(), "reconfigured in"); n != 2 {
 		t.Errorf("%d reloads, want 2:\n%s", n, in.errorLog())
+	}
+	// A port in use fails the reload, which leaves the configuration in
+	// force; what it opened before failing is closed again.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port3 := harness.FreePort(t)
+	os.WriteFile(extra, []byte(fmt.Sprintf("server { listen 127.0.0.1:%d; listen %s; return 200 extra; }\n", port3, busy.Addr())), 0o644)
+	want := fmt.Sprintf("[emerg] %d#%d: bind() to %s failed (98: Address already in use)", in.pid, in.pid, busy.Addr())
+	waitFor(t, "the bind error", func() bool { return strings.Contains(in.errorLog(), want) })
+	if _, err := get(plain, port3); err == nil {
+		t.Errorf("the failed reload left 127.0.0.1:%d open", port3)
+	}
+	if b, err := get(kept, in.port); err != nil || b != "v1" {
+		t.Errorf("after a failed reload: %q %v", b, err)
 	}
 }
 
