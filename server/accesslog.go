@@ -95,10 +95,17 @@ func (rt *Runtime) openLog(m *MainConf, path string) (*logFile, error) {
 	if f, ok := rt.files[path]; ok {
 		return f, nil
 	}
+	if p := rt.prev; p != nil && p.files[path] != nil {
+		l := p.files[path]
+		l.refs.Add(1)
+		rt.files[path] = l
+		return l, nil
+	}
 	l := &logFile{path: path}
 	if err := l.open(); err != nil {
 		return nil, err
 	}
+	l.refs.Add(1)
 	rt.files[path] = l
 	return l, nil
 }
@@ -109,6 +116,7 @@ func (rt *Runtime) openLog(m *MainConf, path string) (*logFile, error) {
 type logFile struct {
 	path string // "" for standard output and error: never reopened
 	f    atomic.Pointer[os.File]
+	refs atomic.Int32 // the Runtimes that have it open
 }
 
 func stdLog(f *os.File) *logFile {
@@ -133,8 +141,9 @@ func (l *logFile) open() error {
 	return nil
 }
 
+// close closes the file when the last Runtime that has it lets it go.
 func (l *logFile) close() {
-	if l.path != "" {
+	if l.path != "" && l.refs.Add(-1) == 0 {
 		l.f.Load().Close()
 	}
 }

@@ -92,7 +92,7 @@ var CoreCommands = []conf.Command{
 	{Name: "pid", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Set: setPid},
 	{Name: "worker_shutdown_timeout", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &mainOf(s).ShutdownTimeout })},
 	{Name: "watch_config", Once: true, Type: conf.Main | conf.Flag, Module: "ngx_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &mainOf(s).WatchConfig })},
-	{Name: "user", Once: true, Type: conf.Main | conf.Take12, Module: "ngx_core_module", Status: conf.Pending, Planned: "#5", Set: setUser},
+	{Name: "user", Once: true, Type: conf.Main | conf.Take12, Module: "ngx_core_module", Set: setUser},
 	{Name: "upstream", Type: conf.HTTPMain | conf.Block | conf.Take1, Module: "ngx_http_upstream_module", Status: conf.Pending, Planned: "#6", Open: openUpstream},
 }
 

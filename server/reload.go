@@ -104,7 +104,7 @@ func (r *Reloader) Reload(trigger string, force bool) (bool, error) {
 	}
 	if err == nil {
 		var rt *Runtime
-		if rt, err = Compile(m); err == nil {
+		if rt, err = compile(m, r.Proc.Runtime()); err == nil {
 			if err = r.Proc.Activate(rt); err != nil {
 				rt.closeFiles()
 			}

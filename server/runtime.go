@@ -30,6 +30,7 @@ type Runtime struct {
 	buffered  map[*logFile]*bufferedLog
 	syslogs   []*syslogPeer
 	mainLog   []*errlog.Logger // the main level's error logs
+	prev      *Runtime         // while compiling a reload: the Runtime in force
 
 	// active counts the requests running on this Runtime; once it is
 	// retired (another is in force) and they have ended, its files close.
@@ -61,7 +62,12 @@ func newListener(rt *Runtime, a *ListenAddr, h *HTTPConf, prefix string) *listen
 }
 
 // Compile checks that everything in m can be served and builds a Runtime.
-func Compile(m *MainConf) (*Runtime, error) {
+func Compile(m *MainConf) (*Runtime, error) { return compile(m, nil) }
+
+// compile is Compile for a reload: the log files prev has open are
+// shared rather than opened again (edge may no longer have the rights
+// to, once it runs as the user directive's user).
+func compile(m *MainConf, prev *Runtime) (*Runtime, error) {
 	if len(m.Pending) > 0 {
 		u := m.Pending[0]
 		return nil, parser.Errorf(u.Dir.End, `"%s" directive is not served yet (planned in issue %s); "edge -t" accepts it`, u.Dir.Name, u.Cmd.Planned)
@@ -71,11 +77,14 @@ func Compile(m *MainConf) (*Runtime, error) {
 			return nil, err
 		}
 	}
-	rt, err := build(m)
+	rt, err := build(m, prev)
 	if err != nil {
 		return nil, err
 	}
+	rt.prev = prev
+	defer func() { rt.prev = nil }()
 	if err := rt.openErrorLogs(m); err != nil {
+		rt.closeFiles()
 		return nil, err
 	}
 	if err := rt.openAccessLogs(m); err != nil {
@@ -89,7 +98,7 @@ func Compile(m *MainConf) (*Runtime, error) {
 // reports), accepting directives that are not served yet, and then tries
 // each listen address as nginx's -t does.
 func Check(m *MainConf) error {
-	if _, err := build(m); err != nil {
+	if _, err := build(m, nil); err != nil {
 		return err
 	}
 	if m.HTTP == nil {
@@ -124,8 +133,11 @@ func probeListen(a *ListenAddr) error {
 // openLogFiles opens (creating) every log file, as nginx's ngx_init_cycle
 // does even for -t, so a missing directory fails now and not at the first
 // request. The files are closed again: the logging module owns them.
-func openLogFiles(m *MainConf) error {
+func openLogFiles(m *MainConf, prev *Runtime) error {
 	for _, p := range m.LogFiles {
+		if prev != nil && prev.files[p] != nil {
+			continue
+		}
 		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
 			return &parser.Error{Msg: `open() "` + p + `" failed` + parser.Errno(err), Err: err}
@@ -135,7 +147,7 @@ func openLogFiles(m *MainConf) error {
 	return nil
 }
 
-func build(m *MainConf) (*Runtime, error) {
+func build(m *MainConf, prev *Runtime) (*Runtime, error) {
 	rt := &Runtime{listeners: map[string]*listener{}}
 	if m.HTTP != nil {
 		for _, a := range m.HTTP.Addrs {
@@ -152,7 +164,7 @@ func build(m *MainConf) (*Runtime, error) {
 			}
 		}
 	}
-	if err := openLogFiles(m); err != nil {
+	if err := openLogFiles(m, prev); err != nil {
 		return nil, err
 	}
 	if err := checkZones(m); err != nil {

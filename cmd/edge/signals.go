@@ -57,6 +57,15 @@ func serve(src *server.Source, rep *reporter) int {
 		return 1
 	}
 	defer func() { removePid(pid) }()
+	warning, err := dropPrivileges(m)
+	if err != nil {
+		proc.Stop()
+		rep.emerg(err)
+		return 1
+	}
+	if warning != "" {
+		r.Log(errlog.Warn, "%s", warning)
+	}
 	var w *server.Watcher
 	if watching(m) {
 		if w, err = server.Watch(r); err != nil {
@@ -65,7 +74,11 @@ func serve(src *server.Source, rep *reporter) int {
 			defer w.Close()
 		}
 	}
+	started := m
 	r.OnReload = func(m *server.MainConf) {
+		if m.User.Value != started.User.Value || m.Group != started.Group {
+			r.Log(errlog.Warn, "the \"user\" directive changed: it takes effect when edge restarts")
+		}
 		// A reload may move the pid file, as nginx's does.
 		if next := pidFile(m); next != pid {
 			if err := writePid(next); err != nil {

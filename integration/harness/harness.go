@@ -38,6 +38,12 @@ func BuildEdge(dir string, race bool) (string, error) {
 	}
 	cmd := exec.Command("go", append(args, "./cmd/edge")...)
 	cmd.Dir = Root()
+	if !race {
+		// The release build: static, and able to keep capabilities on
+		// every thread when it switches user (cmd/edge/user.go). The
+		// race detector needs cgo.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	}
 	cmd.Stderr = os.Stderr
 	return bin, cmd.Run()
 }

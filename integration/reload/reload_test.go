@@ -24,9 +24,11 @@ import (
 	"edge/integration/harness"
 )
 
-var edgeBin string
+// edgeBin is built with the race detector when the tests are; plainBin
+// is the static release build.
+var edgeBin, plainBin string
 
-func TestMain(m *testing.M) { os.Exit(harness.RunWithEdge(m, &edgeBin, nil)) }
+func TestMain(m *testing.M) { os.Exit(harness.RunWithEdge(m, &edgeBin, &plainBin)) }
 
 // instance is a running edge whose site file the test rewrites.
 type instance struct {
