@@ -66,60 +66,84 @@ func serve(src *server.Source, rep *reporter) int {
 	if warning != "" {
 		r.Log(errlog.Warn, "%s", warning)
 	}
-	var w *server.Watcher
-	if watching(m) {
-		if w, err = server.Watch(r); err != nil {
-			r.Log(errlog.Warn, "configuration files are not watched: %v", err)
-		} else {
-			defer w.Close()
-		}
-	}
-	started := m
+	// Reloads happen on this goroutine (SIGHUP) and on the watcher's;
+	// what follows a reload (the pid file, the watcher itself) is done
+	// here, for the latest configuration.
+	reloaded := make(chan *server.MainConf, 1)
 	r.OnReload = func(m *server.MainConf) {
-		if m.User.Value != started.User.Value || m.Group != started.Group {
-			r.Log(errlog.Warn, "the \"user\" directive changed: it takes effect when edge restarts")
+		select {
+		case <-reloaded:
+		default:
 		}
-		// A reload may move the pid file, as nginx's does.
-		if next := pidFile(m); next != pid {
-			if err := writePid(next); err != nil {
-				r.Log(errlog.Alert, "%v", err)
-				return
+		reloaded <- m
+	}
+	var w *server.Watcher
+	defer func() {
+		if w != nil {
+			w.Close()
+		}
+	}()
+	watch := func(m *server.MainConf) {
+		switch on := watching(m); {
+		case on && w == nil:
+			var err error
+			if w, err = server.Watch(r); err != nil {
+				r.Log(errlog.Warn, "configuration files are not watched: %v", err)
 			}
-			removePid(pid)
-			pid = next
+		case !on && w != nil:
+			w.Close()
+			w = nil
 		}
 	}
+	watch(m)
+	started := m
 	if err := ready(m); err != nil {
 		r.Log(errlog.Alert, "%v", err)
 	}
-	for sig := range sigs {
-		switch sig {
-		case syscall.SIGHUP:
-			r.Log(errlog.Notice, "signal 1 (SIGHUP) received, reconfiguring")
-			r.Reload("signal 1 (SIGHUP)", true)
-			if w != nil {
-				w.Sync()
+	for {
+		select {
+		case m := <-reloaded:
+			if m.User.Value != started.User.Value || m.Group != started.Group {
+				r.Log(errlog.Warn, "the \"user\" directive changed: it takes effect when edge restarts")
 			}
-		case syscall.SIGUSR1:
-			r.Log(errlog.Notice, "signal 10 (SIGUSR1) received, reopening logs")
-			if err := proc.Reopen(); err != nil {
-				r.Log(errlog.Alert, "%v", err)
+			// A reload may move the pid file, as nginx's does.
+			if next := pidFile(m); next != pid {
+				if err := writePid(next); err != nil {
+					r.Log(errlog.Alert, "%v", err)
+				} else {
+					removePid(pid)
+					pid = next
+				}
 			}
-		case syscall.SIGQUIT:
-			r.Log(errlog.Notice, "signal 3 (SIGQUIT) received, shutting down")
-			r.Log(errlog.Notice, "gracefully shutting down")
-			proc.Quit(r.Conf().ShutdownTimeout.Value)
-			r.Log(errlog.Notice, "exit")
-			return 0
-		default:
-			n := sig.(syscall.Signal)
-			r.Log(errlog.Notice, "signal %d (%s) received, exiting", int(n), signalName(n))
-			proc.Stop()
-			r.Log(errlog.Notice, "exit")
-			return 0
+			watch(m)
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGHUP:
+				r.Log(errlog.Notice, "signal 1 (SIGHUP) received, reconfiguring")
+				r.Reload("signal 1 (SIGHUP)", true)
+				if w != nil {
+					w.Sync()
+				}
+			case syscall.SIGUSR1:
+				r.Log(errlog.Notice, "signal 10 (SIGUSR1) received, reopening logs")
+				if err := proc.Reopen(); err != nil {
+					r.Log(errlog.Alert, "%v", err)
+				}
+			case syscall.SIGQUIT:
+				r.Log(errlog.Notice, "signal 3 (SIGQUIT) received, shutting down")
+				r.Log(errlog.Notice, "gracefully shutting down")
+				proc.Quit(r.Conf().ShutdownTimeout.Value)
+				r.Log(errlog.Notice, "exit")
+				return 0
+			default:
+				n := sig.(syscall.Signal)
+				r.Log(errlog.Notice, "signal %d (%s) received, exiting", int(n), signalName(n))
+				proc.Stop()
+				r.Log(errlog.Notice, "exit")
+				return 0
+			}
 		}
 	}
-	return 0
 }
 
 func signalName(s syscall.Signal) string {

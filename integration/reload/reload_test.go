@@ -425,3 +425,22 @@ func readFile(t *testing.T, p string) []byte {
 	}
 	return data
 }
+
+// watch_config turns watching off and on again by reload.
+func TestWatchToggle(t *testing.T) {
+	in := start(t, "")
+	conf := filepath.Join(in.dir, "edge.conf")
+	main := readFile(t, conf)
+	os.WriteFile(conf, append([]byte("watch_config off;\n"), main...), 0o644)
+	waitFor(t, "the reload turning watching off", func() bool { return strings.Contains(in.errorLog(), "reconfigured in") })
+	os.WriteFile(in.site(), []byte(in.text(2)), 0o644)
+	time.Sleep(400 * time.Millisecond)
+	if v := in.version(); v != 1 {
+		t.Fatalf("watch_config off: version %d in force without a signal", v)
+	}
+	os.WriteFile(conf, main, 0o644)
+	syscall.Kill(in.pid, syscall.SIGHUP)
+	waitFor(t, "version 2 by SIGHUP", func() bool { return in.version() == 2 })
+	os.WriteFile(in.site(), []byte(in.text(3)), 0o644)
+	waitFor(t, "version 3 by watching again", func() bool { return in.version() == 3 })
+}

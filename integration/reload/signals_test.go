@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -232,4 +233,46 @@ func TestReopen(t *testing.T) {
 	if log := in.errorLog(); !strings.Contains(log, "signal 10 (SIGUSR1) received, reopening logs") {
 		t.Errorf("error log:\n%s", log)
 	}
+}
+
+// The pid file appears only once every listener accepts: a script that
+// waits for it can connect at once.
+func TestPidReadiness(t *testing.T) {
+	dir := t.TempDir()
+	var ports []int
+	var servers strings.Builder
+	for i := 0; i < 3; i++ {
+		p := harness.FreePort(t)
+		ports = append(ports, p)
+		fmt.Fprintf(&servers, "    server { listen 127.0.0.1:%d; return 204; }\n", p)
+	}
+	conf := filepath.Join(dir, "edge.conf")
+	os.WriteFile(conf, []byte("pid edge.pid;\nevents {}\nhttp {\n    access_log off;\n"+servers.String()+"}\n"), 0o644)
+	cmd := exec.Command(edgeBin, "-p", dir+"/", "-c", conf)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+	waitFor(t, "the pid file", func() bool { _, err := os.Stat(filepath.Join(dir, "edge.pid")); return err == nil })
+	for _, p := range ports {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			t.Errorf("the pid file exists, but 127.0.0.1:%d refuses: %v", p, err)
+			continue
+		}
+		c.Close()
+	}
+}
+
+// A user file (auth_basic_user_file) outside the configuration's
+// directories is watched too.
+func TestWatchedUserFile(t *testing.T) {
+	users := t.TempDir()
+	htpasswd := filepath.Join(users, "htpasswd")
+	os.WriteFile(htpasswd, []byte("a:{PLAIN}a\n"), 0o644)
+	in := startSite(t, "", func(in *instance) string {
+		return fmt.Sprintf("server { listen 127.0.0.1:%d; auth_basic x; auth_basic_user_file %s; return 200 v1; }\n", in.port, htpasswd)
+	})
+	os.WriteFile(htpasswd, []byte("a:{PLAIN}b\n"), 0o644)
+	waitFor(t, "a reload for the user file", func() bool { return strings.Contains(in.errorLog(), "reconfigured in") })
 }
