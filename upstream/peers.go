@@ -1,0 +1,202 @@
+package upstream
+
+import (
+	"sync"
+	"time"
+)
+
+// Peer is one address of an upstream's server line, with its passive
+// health (ngx_http_upstream_rr_peer_t).
+type Peer struct {
+	// Server is the server line's address as written: consistent
+	// hashing places a server by it.
+	Server string
+	// Name is the address connected to: "127.0.0.1:8000", "unix:/x.sock".
+	Name        string
+	Weight      int
+	MaxFails    int
+	FailTimeout time.Duration
+	MaxConns    int
+	Down        bool
+
+	// The balancers' state, guarded by the Peers' mutex.
+	currentWeight, effectiveWeight int
+	conns, fails                   int
+	accessed, checked              int64 // Unix seconds, as nginx's ngx_time()
+}
+
+// Peers are the primary servers of an upstream, with their backups
+// (ngx_http_upstream_rr_peers_t and its next).
+type Peers struct {
+	mu          sync.Mutex
+	Peer        []*Peer
+	Backup      *Peers
+	totalWeight int
+	tries       int  // the peers that are not down
+	single      bool // one primary and no backup: never marked failed
+}
+
+// NewPeers makes the peers of an upstream: primaries and backups (either
+// may be empty).
+func NewPeers(primary, backup []*Peer) *Peers {
+	p := newPeers(primary)
+	p.single = len(primary) == 1
+	if len(backup) > 0 {
+		p.Backup = newPeers(backup)
+		p.single = false // nor are the backups, even one
+	}
+	return p
+}
+
+func newPeers(list []*Peer) *Peers {
+	p := &Peers{Peer: list}
+	for _, peer := range list {
+		peer.effectiveWeight = peer.Weight
+		p.totalWeight += peer.Weight
+		if !peer.Down {
+			p.tries++
+		}
+	}
+	return p
+}
+
+// clock is nginx's ngx_time(): passive health counts in seconds.
+func (p *Peers) clock() int64 { return time.Now().Unix() }
+
+// Try is one request's way through the peers: those it tried, the one
+// in use, and how many tries are left (nginx's peer.tries, which
+// proxy_next_upstream spends).
+type Try struct {
+	all     *Peers
+	peers   *Peers // the primaries, or the backups once they failed
+	tried   []bool
+	current *Peer
+	Tries   int
+	// The key balancers' state: draws so far, and the hash reached.
+	draws, rehash int
+	hash          uint32
+	placed        bool // Consistent found the key's first point
+}
+
+// NewTry starts a request's way through p.
+func (p *Peers) NewTry() *Try {
+	n := len(p.Peer)
+	tries := p.tries
+	if p.Backup != nil {
+		n = max(n, len(p.Backup.Peer))
+		tries += p.Backup.tries
+	}
+	return &Try{all: p, peers: p, tried: make([]bool, n), Tries: tries}
+}
+
+// usable is the test every balancer makes of a peer it considers.
+func (peer *Peer) usable(now int64) bool {
+	if peer.Down {
+		return false
+	}
+	if peer.MaxFails > 0 && peer.fails >= peer.MaxFails && now-peer.checked <= int64(peer.FailTimeout/time.Second) {
+		return false
+	}
+	return peer.MaxConns == 0 || peer.conns < peer.MaxConns
+}
+
+// RoundRobin picks the next peer by smooth weighted round-robin
+// (ngx_http_upstream_get_round_robin_peer): the primaries, then the
+// backups when no primary is left; nil when none is ("no live
+// upstreams").
+func (t *Try) RoundRobin() *Peer {
+	t.all.mu.Lock()
+	defer t.all.mu.Unlock()
+	return t.roundRobin()
+}
+
+func (t *Try) roundRobin() *Peer {
+	for {
+		ps := t.peers
+		var best *Peer
+		if ps.single {
+			if peer := ps.Peer[0]; !peer.Down && (peer.MaxConns == 0 || peer.conns < peer.MaxConns) {
+				best = peer
+			}
+		} else {
+			best = t.smooth()
+		}
+		if best != nil {
+			t.current = best
+			best.conns++
+			return best
+		}
+		if ps.Backup == nil {
+			return nil
+		}
+		t.peers = ps.Backup
+		clear(t.tried)
+	}
+}
+
+// smooth is ngx_http_upstream_get_peer.
+func (t *Try) smooth() *Peer {
+	ps := t.peers
+	now := t.all.clock()
+	var best *Peer
+	bi, total := 0, 0
+	for i, peer := range ps.Peer {
+		if t.tried[i] || !peer.usable(now) {
+			continue
+		}
+		peer.currentWeight += peer.effectiveWeight
+		total += peer.effectiveWeight
+		if peer.effectiveWeight < peer.Weight {
+			peer.effectiveWeight++
+		}
+		if best == nil || peer.currentWeight > best.currentWeight {
+			best, bi = peer, i
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	t.tried[bi] = true
+	best.currentWeight -= total
+	if now-best.checked > int64(best.FailTimeout/time.Second) {
+		best.checked = now
+	}
+	return best
+}
+
+// Current is the peer in use.
+func (t *Try) Current() *Peer { return t.current }
+
+// Free reports how the peer in use did (ngx_http_upstream_free_round_robin_peer):
+// a failure counts against it, and weighs it down until it recovers;
+// a success after a failed check marks it live again.
+func (t *Try) Free(failed bool) {
+	t.all.mu.Lock()
+	defer t.all.mu.Unlock()
+	peer := t.current
+	if peer == nil {
+		return
+	}
+	t.current = nil
+	peer.conns--
+	if t.peers.single {
+		t.Tries = 0
+		return
+	}
+	if failed {
+		now := t.all.clock()
+		peer.fails++
+		peer.accessed, peer.checked = now, now
+		if peer.MaxFails > 0 {
+			peer.effectiveWeight -= peer.Weight / peer.MaxFails
+		}
+		if peer.effectiveWeight < 0 {
+			peer.effectiveWeight = 0
+		}
+	} else if peer.accessed < peer.checked {
+		peer.fails = 0
+	}
+	if t.Tries > 0 {
+		t.Tries--
+	}
+}
