@@ -15,6 +15,7 @@ import (
 
 	"edge/internal/conf"
 	"edge/parser"
+	"edge/upstream"
 )
 
 // level is the model of an http, server, location, if or limit_except
@@ -27,6 +28,8 @@ type level struct {
 	loc  *LocationConf // this block's location-level settings
 	// in is the location this block sits in; nil at server and http level.
 	in *LocationConf
+	// ups is the upstream block being read.
+	ups *upstream.Conf
 }
 
 func lv(s *conf.Scope) *level                           { return s.Conf.(*level) }
@@ -178,6 +181,9 @@ func (h *HTTPConf) finish(confPrefix string) error {
 				return err
 			}
 		}
+	}
+	if err := h.checkUpstreams(); err != nil {
+		return err
 	}
 	for _, srv := range h.Servers {
 		srv.SSL.merge(&h.SSL)
@@ -732,7 +738,10 @@ func openUpstream(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 		l.http.upstreams = map[string]bool{}
 	}
 	l.http.upstreams[strings.ToLower(name)] = true
-	child := s.Child(conf.HTTPUps, d, l)
+	ul := *l
+	ul.ups = upstream.NewConf(name, d.End)
+	l.http.Upstreams = append(l.http.Upstreams, ul.ups)
+	child := s.Child(conf.HTTPUps, d, &ul)
 	child.Done = func() error {
 		for _, c := range d.Block {
 			if c.Name == "server" {

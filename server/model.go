@@ -7,6 +7,7 @@ import (
 	"edge/internal/conf"
 	"edge/internal/errlog"
 	"edge/parser"
+	"edge/upstream"
 )
 
 // MainConf is the whole configuration: the main context and its blocks.
@@ -67,6 +68,8 @@ type HTTPConf struct {
 	// with the servers on it.
 	Addrs     []*ListenAddr
 	upstreams map[string]bool // upstream names, unique as in nginx
+	// Upstreams are the upstream blocks, in order.
+	Upstreams []*upstream.Conf
 	// vars are the variables the configuration names; captures are the
 	// named groups of its regexes, which are variables too.
 	vars     varTable

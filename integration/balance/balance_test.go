@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"edge/integration/harness"
+	"edge/parser"
 	"edge/upstream"
 )
 
@@ -70,7 +71,10 @@ func TestAgainstNginx(t *testing.T) {
 			ports := freePorts(t, len(sc.servers)+1)
 			front := ports[len(sc.servers)]
 			var lines, backends strings.Builder
-			var primary, backup []*upstream.Peer
+			u := upstream.NewConf("u", parser.Pos{})
+			if m, _, _ := strings.Cut(sc.method, " "); m != "" {
+				u.SetMethod(strings.TrimSuffix(m, ";"))
+			}
 			dead := map[string]bool{}
 			for i, s := range sc.servers {
 				port := ports[i]
@@ -81,12 +85,11 @@ func TestAgainstNginx(t *testing.T) {
 				} else {
 					fmt.Fprintf(&backends, "    server { listen %s; return 200 \"%s\"; }\n", addr, addr)
 				}
-				peer := parsePeer(addr, s.params)
-				if strings.Contains(s.params, "backup") {
-					backup = append(backup, peer)
-				} else {
-					primary = append(primary, peer)
+				srv, err := u.ParseServer(append([]string{addr}, strings.Fields(s.params)...))
+				if err != nil {
+					t.Fatal(err)
 				}
+				u.Servers = append(u.Servers, srv)
 			}
 			conf := fmt.Sprintf(`error_log %s/error.log notice;
 events {}
@@ -105,7 +108,7 @@ http {
 			harness.Start(t, nginx, fmt.Sprintf("127.0.0.1:%d", front), "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"),
 				"-g", "daemon off; master_process off; pid "+dir+"/nginx.pid;")
 
-			peers := upstream.NewPeers(primary, backup)
+			peers := u.Peers()
 			ring := upstream.NewRing(peers)
 			for i := 0; i < sc.n; i++ {
 				got := ask(t, front, i, sc.client)
@@ -131,25 +134,6 @@ func freePorts(t *testing.T, n int) []int {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports
-}
-
-// parsePeer reads the parameters the scenarios use.
-func parsePeer(addr, params string) *upstream.Peer {
-	p := &upstream.Peer{Server: addr, Name: addr, Weight: 1, MaxFails: 1, FailTimeout: 10 * time.Second}
-	for _, f := range strings.Fields(params) {
-		switch {
-		case f == "down":
-			p.Down = true
-		case strings.HasPrefix(f, "weight="):
-			fmt.Sscan(f[7:], &p.Weight)
-		case strings.HasPrefix(f, "max_fails="):
-			fmt.Sscan(f[10:], &p.MaxFails)
-		case strings.HasPrefix(f, "fail_timeout="):
-			d, _ := time.ParseDuration(f[13:])
-			p.FailTimeout = d
-		}
-	}
-	return p
 }
 
 // simulate is the request through edge's balancer: a dead server
