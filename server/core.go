@@ -738,6 +738,9 @@ func openUpstream(s *conf.Scope, d *parser.Directive) (*conf.Scope, error) {
 		l.http.upstreams = map[string]bool{}
 	}
 	l.http.upstreams[strings.ToLower(name)] = true
+	if err := l.http.checkProxyPorts(name); err != nil {
+		return nil, err
+	}
 	ul := *l
 	ul.ups = upstream.NewConf(name, d.End)
 	l.http.Upstreams = append(l.http.Upstreams, ul.ups)

@@ -68,8 +68,11 @@ type HTTPConf struct {
 	// with the servers on it.
 	Addrs     []*ListenAddr
 	upstreams map[string]bool // upstream names, unique as in nginx
-	// Upstreams are the upstream blocks, in order.
-	Upstreams []*upstream.Conf
+	// Upstreams are the upstream blocks, in order; proxyPasses the
+	// proxy_pass directives read so far, whose upstream names a later
+	// block must agree with.
+	Upstreams   []*upstream.Conf
+	proxyPasses []*ProxyPass
 	// vars are the variables the configuration names; captures are the
 	// named groups of its regexes, which are variables too.
 	vars     varTable
@@ -139,6 +142,8 @@ const (
 // LocationConf holds the location-level settings of nginx's
 // ngx_http_core_loc_conf_t, at any level where they may be written.
 type LocationConf struct {
+	// proxyPass is the location's proxy_pass (not inherited).
+	proxyPass *ProxyPass
 	Match     LocationMatch
 	Path      string // the URI, regex source or @name
 	Regex     *Regex

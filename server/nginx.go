@@ -216,7 +216,7 @@ var NginxCommands = []conf.Command{
 	{Name: "mp4_buffer_size", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_mp4_module", Status: conf.Unsupported},
 	{Name: "mp4_max_buffer_size", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_mp4_module", Status: conf.Unsupported},
 	{Name: "mp4_start_key_frame", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_mp4_module", Status: conf.Unsupported},
-	{Name: "proxy_pass", Once: true, Type: conf.HTTPLoc | conf.HTTPLif | conf.HTTPLmt | conf.Take1, Module: "ngx_http_proxy_module", Status: conf.Pending, Planned: "#6"},
+	{Name: "proxy_pass", Once: true, Type: conf.HTTPLoc | conf.HTTPLif | conf.HTTPLmt | conf.Take1, Module: "ngx_http_proxy_module", Status: conf.Pending, Planned: "#6", Set: setProxyPass},
 	{Name: "proxy_redirect", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Status: conf.Pending, Planned: "#6"},
 	{Name: "proxy_cookie_domain", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Status: conf.Pending, Planned: "#6"},
 	{Name: "proxy_cookie_path", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Status: conf.Pending, Planned: "#6"},

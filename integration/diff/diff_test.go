@@ -100,10 +100,11 @@ func check(t *testing.T, nginx, conf string) (verdict, verdict) {
 // deliberate lists the check cases where edge and nginx differ on purpose,
 // with the reason (docs/differences.md says the same).
 var deliberate = map[string]string{
-	"not-supported":               "edge refuses a directive it does not implement; nginx runs it",
-	"not-supported-block":         "nginx 1.22 on Debian has stream as a dynamic module (unknown unless loaded); edge refuses it by name",
-	"ok-newer":                    "http2 on is nginx 1.25 syntax, which edge accepts",
-	"ok-upstream-host-unresolved": "a server name that does not resolve does not stop edge (it keeps trying when it serves, issue #6); nginx refuses to start",
+	"not-supported":                 "edge refuses a directive it does not implement; nginx runs it",
+	"not-supported-block":           "nginx 1.22 on Debian has stream as a dynamic module (unknown unless loaded); edge refuses it by name",
+	"ok-newer":                      "http2 on is nginx 1.25 syntax, which edge accepts",
+	"ok-upstream-host-unresolved":   "a server name that does not resolve does not stop edge (it keeps trying when it serves, issue #6); nginx refuses to start",
+	"ok-proxy-pass-host-unresolved": "the same for the host of a proxy_pass",
 }
 
 // Every configuration of cmd/edge/testdata/check, the golden tests of
