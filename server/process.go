@@ -73,7 +73,9 @@ func (p *Process) Runtime() *Runtime { return p.cur.Load() }
 func (p *Process) Activate(rt *Runtime) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.stopped {
+	if p.stopped || p.draining.Load() {
+		// No new socket once a shutdown began: its wait for the
+		// connections must see no new one.
 		return errors.New("shutting down")
 	}
 	var opened []*port

@@ -84,7 +84,7 @@ func serve(src *server.Source, rep *reporter) int {
 		}
 	}()
 	watch := func(m *server.MainConf) {
-		switch on := watching(m); {
+		switch on := m != nil && watching(m); {
 		case on && w == nil:
 			var err error
 			if w, err = server.Watch(r); err != nil {
@@ -130,6 +130,7 @@ func serve(src *server.Source, rep *reporter) int {
 					r.Log(errlog.Alert, "%v", err)
 				}
 			case syscall.SIGQUIT:
+				watch(nil) // no reload while draining
 				r.Log(errlog.Notice, "signal 3 (SIGQUIT) received, shutting down")
 				r.Log(errlog.Notice, "gracefully shutting down")
 				proc.Quit(r.Conf().ShutdownTimeout.Value)
