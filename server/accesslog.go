@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"edge/parser"
@@ -81,7 +81,9 @@ func (rt *Runtime) openAccessLogs(m *MainConf) error {
 	return nil
 }
 
-// openLog opens a log file once per Runtime, relative to the prefix.
+// openLog opens a log file once per Runtime, relative to the prefix. The
+// path is named as written in messages (as nginx does) and known by its
+// clean form, so that "logs//a.log" is "logs/a.log" too.
 func (rt *Runtime) openLog(m *MainConf, path string) (*logFile, error) {
 	switch path {
 	case "/dev/stdout":
@@ -92,59 +94,79 @@ func (rt *Runtime) openLog(m *MainConf, path string) (*logFile, error) {
 	if path[0] != '/' {
 		path = m.Prefix + path
 	}
-	if f, ok := rt.files[path]; ok {
+	key := filepath.Clean(path)
+	if f, ok := rt.files[key]; ok {
 		return f, nil
 	}
-	if p := rt.prev; p != nil && p.files[path] != nil {
-		l := p.files[path]
-		l.refs.Add(1)
-		rt.files[path] = l
+	if p := rt.prev; p != nil && p.files[key] != nil {
+		l := p.files[key]
+		l.mu.Lock()
+		l.refs++
+		l.mu.Unlock()
+		rt.files[key] = l
 		return l, nil
 	}
-	l := &logFile{path: path}
+	l := &logFile{path: path, refs: 1}
 	if err := l.open(); err != nil {
 		return nil, err
 	}
-	l.refs.Add(1)
-	rt.files[path] = l
+	rt.files[key] = l
 	return l, nil
 }
 
 // logFile is an open log file which SIGUSR1 reopens under its writers,
 // as nginx's ngx_reopen_files: the file moved away by logrotate keeps
-// what was written before, the new one takes what comes after.
+// what was written before, the new one takes what comes after. Runtimes
+// share it across reloads; the last one to let it go closes it.
 type logFile struct {
 	path string // "" for standard output and error: never reopened
-	f    atomic.Pointer[os.File]
-	refs atomic.Int32 // the Runtimes that have it open
+
+	// mu guards f, refs and closed; writers hold it shared, so that a
+	// reopen never closes a file under a write.
+	mu     sync.RWMutex
+	f      *os.File
+	refs   int
+	closed bool
 }
 
-func stdLog(f *os.File) *logFile {
-	l := &logFile{}
-	l.f.Store(f)
-	return l
+func stdLog(f *os.File) *logFile { return &logFile{f: f} }
+
+func (l *logFile) Write(p []byte) (int, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.f.Write(p)
 }
 
-func (l *logFile) Write(p []byte) (int, error) { return l.f.Load().Write(p) }
-
-// open opens (creating) the file and puts it in place of the one open.
+// open opens (creating) the file and puts it in place of the one open,
+// unless the file was closed meanwhile.
 func (l *logFile) open() error {
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf(`open() "%s" failed%s`, l.path, parser.Errno(err))
 	}
-	// A write running on the old file finishes before it really closes
-	// (the runtime counts its users).
-	if old := l.f.Swap(f); old != nil {
-		old.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		f.Close()
+		return nil
 	}
+	if l.f != nil {
+		l.f.Close()
+	}
+	l.f = f
 	return nil
 }
 
-// close closes the file when the last Runtime that has it lets it go.
+// close lets the file go; the last Runtime to do so closes it.
 func (l *logFile) close() {
-	if l.path != "" && l.refs.Add(-1) == 0 {
-		l.f.Load().Close()
+	if l.path == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.refs--; l.refs == 0 {
+		l.closed = true
+		l.f.Close()
 	}
 }
 

@@ -95,18 +95,23 @@ func (p *idler) closeParked(which func(*conn) bool) {
 }
 
 // park hands an idle connection to the epoll set until its next bytes,
-// or until expires.
+// or until expires; false leaves it to the caller to close (the set
+// refused it, or its port or the process is closing). The insert and
+// the registration are one step under mu, so that closeParked either
+// finds the connection parked or parking sees the closing.
 func (p *idler) park(c *conn) bool {
 	var fd int32 = -1
 	c.rc.Control(func(f uintptr) { fd = int32(f) })
 	p.mu.Lock()
-	p.parked[fd] = c
-	p.mu.Unlock()
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: fd}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
-		p.take(fd)
+	defer p.mu.Unlock()
+	if c.ending() {
 		return false
 	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: fd}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
+		return false
+	}
+	p.parked[fd] = c
 	return true
 }
 

@@ -30,6 +30,7 @@ type Process struct {
 	// a copy of ports for the sweeper, replaced on each change.
 	mu      sync.Mutex
 	ports   map[string]*port // by listenKey
+	removed map[*port]bool   // closed by a reload, with connections still open
 	open    atomic.Pointer[[]*port]
 	stopped bool
 	accepts sync.WaitGroup // the accept loops
@@ -57,7 +58,7 @@ func NewProcess() (*Process, error) {
 	if err != nil {
 		return nil, errors.New("epoll_create1() failed" + parser.Errno(err))
 	}
-	p := &Process{idle: idle, ports: map[string]*port{}}
+	p := &Process{idle: idle, ports: map[string]*port{}, removed: map[*port]bool{}}
 	idle.start(p)
 	return p, nil
 }
@@ -105,7 +106,15 @@ func (p *Process) Activate(rt *Runtime) error {
 		if rt.listeners[key] == nil {
 			delete(p.ports, key)
 			p.closePort(pt)
+			p.removed[pt] = true
 		}
+	}
+	for pt := range p.removed {
+		pt.mu.Lock()
+		if len(pt.conns) == 0 {
+			delete(p.removed, pt)
+		}
+		pt.mu.Unlock()
 	}
 	p.snapshot()
 	if old != nil {
@@ -279,7 +288,10 @@ func (p *Process) Stop() {
 		pt.ln.Close()
 		pt.closeAll()
 	}
-	p.ports = map[string]*port{}
+	for pt := range p.removed {
+		pt.closeAll()
+	}
+	p.ports, p.removed = map[string]*port{}, map[*port]bool{}
 	p.snapshot()
 	p.accepts.Wait()
 	p.idle.stop()
@@ -293,9 +305,10 @@ func (p *Process) CloseLogs() {
 	}
 }
 
-// Reopen reopens the log files of the Runtime in force (SIGUSR1), so
-// that logrotate can move them away.
-func (p *Process) Reopen() error {
+// reopen reopens the log files of the Runtime in force (SIGUSR1), so
+// that logrotate can move them away; Reloader.Reopen calls it between
+// reloads.
+func (p *Process) reopen() error {
 	if rt := p.cur.Load(); rt != nil {
 		return rt.reopenFiles()
 	}

@@ -68,6 +68,14 @@ func (r *Reloader) Start() (*MainConf, error) {
 	return m, nil
 }
 
+// Reopen reopens the log files (SIGUSR1), never during a reload, which
+// may be sharing or closing them.
+func (r *Reloader) Reopen() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Proc.reopen()
+}
+
 // Conf is the configuration in force.
 func (r *Reloader) Conf() *MainConf {
 	r.mu.Lock()

@@ -100,8 +100,14 @@ func serve(src *server.Source, rep *reporter) int {
 	if err := ready(m); err != nil {
 		r.Log(errlog.Alert, "%v", err)
 	}
+	// A graceful shutdown runs beside the loop, so that SIGTERM or
+	// SIGINT can still cut it short.
+	var quitting chan struct{}
 	for {
 		select {
+		case <-quitting:
+			r.Log(errlog.Notice, "exit")
+			return 0
 		case m := <-reloaded:
 			if m.User.Value != started.User.Value || m.Group != started.Group {
 				r.Log(errlog.Warn, "the \"user\" directive changed: it takes effect when edge restarts")
@@ -117,29 +123,37 @@ func serve(src *server.Source, rep *reporter) int {
 			}
 			watch(m)
 		case sig := <-sigs:
-			switch sig {
-			case syscall.SIGHUP:
+			switch {
+			case quitting != nil && sig != syscall.SIGTERM && sig != syscall.SIGINT:
+				// Shutting down: no reload, no reopen.
+			case sig == syscall.SIGHUP:
 				r.Log(errlog.Notice, "signal 1 (SIGHUP) received, reconfiguring")
 				r.Reload("signal 1 (SIGHUP)", true)
 				if w != nil {
 					w.Sync()
 				}
-			case syscall.SIGUSR1:
+			case sig == syscall.SIGUSR1:
 				r.Log(errlog.Notice, "signal 10 (SIGUSR1) received, reopening logs")
-				if err := proc.Reopen(); err != nil {
+				if err := r.Reopen(); err != nil {
 					r.Log(errlog.Alert, "%v", err)
 				}
-			case syscall.SIGQUIT:
+			case sig == syscall.SIGQUIT:
 				watch(nil) // no reload while draining
 				r.Log(errlog.Notice, "signal 3 (SIGQUIT) received, shutting down")
 				r.Log(errlog.Notice, "gracefully shutting down")
-				proc.Quit(r.Conf().ShutdownTimeout.Value)
-				r.Log(errlog.Notice, "exit")
-				return 0
+				quitting = make(chan struct{})
+				done, timeout := quitting, r.Conf().ShutdownTimeout.Value
+				go func() {
+					proc.Quit(timeout)
+					close(done)
+				}()
 			default:
 				n := sig.(syscall.Signal)
 				r.Log(errlog.Notice, "signal %d (%s) received, exiting", int(n), signalName(n))
 				proc.Stop()
+				if quitting != nil {
+					<-quitting
+				}
 				r.Log(errlog.Notice, "exit")
 				return 0
 			}

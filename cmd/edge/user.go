@@ -54,12 +54,23 @@ func dropPrivileges(m *server.MainConf) (warning string, err error) {
 		return "edge was built with cgo and cannot keep the capability to bind ports below 1024 after switching to user \"" +
 			m.User.Value + "\": a reload that adds one will fail", nil
 	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	data[0].Effective = 1 << unix.CAP_NET_BIND_SERVICE
-	data[0].Permitted = 1 << unix.CAP_NET_BIND_SERVICE
-	if _, _, errno := syscall.AllThreadsSyscall(syscall.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); errno != 0 {
+	// KEEPCAPS kept every capability root had: keep the one, or, if
+	// that fails, none; never leave the others.
+	defer syscall.AllThreadsSyscall(syscall.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 0, 0)
+	if errno := capset(1 << unix.CAP_NET_BIND_SERVICE); errno != 0 {
+		if errno2 := capset(0); errno2 != 0 {
+			return "", fmt.Errorf("capset() failed%s", parser.Errno(errno2))
+		}
 		return "capset() failed" + parser.Errno(errno) + ": a reload that adds a port below 1024 will fail", nil
 	}
 	return "", nil
+}
+
+// capset sets the effective and permitted capabilities of every thread.
+func capset(caps uint32) syscall.Errno {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	data[0].Effective, data[0].Permitted = caps, caps
+	_, _, errno := syscall.AllThreadsSyscall(syscall.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
+	return errno
 }

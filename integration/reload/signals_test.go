@@ -276,3 +276,53 @@ func TestWatchedUserFile(t *testing.T) {
 	os.WriteFile(htpasswd, []byte("a:{PLAIN}b\n"), 0o644)
 	waitFor(t, "a reload for the user file", func() bool { return strings.Contains(in.errorLog(), "reconfigured in") })
 }
+
+// SIGTERM cuts a graceful shutdown short (one without
+// worker_shutdown_timeout would otherwise wait for the download).
+func TestStopDuringQuit(t *testing.T) {
+	in := startBig(t, "")
+	started, done := in.download(t)
+	<-started
+	in.signal(t, "SIGQUIT")
+	waitFor(t, "the graceful shutdown", func() bool { return strings.Contains(in.errorLog(), "gracefully shutting down") })
+	in.signal(t, "SIGTERM")
+	in.exited(t, 3*time.Second)
+	if n := <-done; n >= bigSize {
+		t.Errorf("the download got all %d bytes: not cut", n)
+	}
+}
+
+// A fast shutdown also ends the connections of an address a reload
+// removed.
+func TestStopAfterPortRemoved(t *testing.T) {
+	in := startBig(t, "")
+	port2 := harness.FreePort(t)
+	extra := filepath.Join(in.dir, "conf.d", "extra.conf")
+	os.WriteFile(extra, []byte(fmt.Sprintf("server { listen 127.0.0.1:%d; location /files/ { alias %s/; } }\n", port2, in.dir)), 0o644)
+	in.signal(t, "SIGHUP")
+	waitFor(t, "the second address", func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port2))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	other := *in
+	other.port = port2
+	started, done := other.download(t)
+	<-started
+	os.Remove(extra)
+	in.signal(t, "SIGHUP")
+	waitFor(t, "the second address to close", func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port2))
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	in.signal(t, "SIGTERM")
+	in.exited(t, 3*time.Second)
+	if n := <-done; n >= bigSize {
+		t.Errorf("the download got all %d bytes: not cut", n)
+	}
+}
