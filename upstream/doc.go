@@ -2,9 +2,10 @@
 // request picks one: the balancers, written after nginx's so that the
 // same configuration sends the same requests to the same servers
 // (integration/balance replays nginx's picks), and the passive health
-// they share (max_fails, fail_timeout, backups). Still to come with
-// issue #6: the directives' model, active health checks, keep-alive
-// pools and the backend HTTP/1.x client; until then the directive table
-// checks upstream blocks as nginx does (server/core.go) and edge refuses
-// to serve them.
+// they share (max_fails, fail_timeout, backups); the upstream block's
+// model (conf.go); connecting to a peer, with nginx's error words and,
+// for unix sockets, the cause (dial.go). Still to come with issue #6:
+// active health checks, keep-alive pools and the backend HTTP/1.x
+// client; until then edge refuses to serve proxy_pass and upstream
+// blocks, which `edge -t` checks as nginx does.
 package upstream
