@@ -1,0 +1,108 @@
+package upstream
+
+import (
+	"container/list"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Pool is an upstream's cache of idle keep-alive connections, as
+// nginx's keepalive module keeps it: at most Max connections over all
+// the upstream's peers, the least recently used closed first; a
+// connection is found by the peer the balancer picked. An idle
+// connection that the peer closed, or that sat longer than Timeout, or
+// served Requests requests, or lived longer than Lifetime, is not
+// reused. Expired connections are noticed when the pool is used: at most
+// Max of them stay open meanwhile.
+type Pool struct {
+	Max      int           // keepalive
+	Timeout  time.Duration // keepalive_timeout (nginx: 60s)
+	Requests int           // keepalive_requests (nginx: 1000)
+	Lifetime time.Duration // keepalive_time (nginx: 1h)
+
+	mu   sync.Mutex
+	idle list.List // of *Idle, most recently used first
+}
+
+// Idle is a connection kept for reuse, with what it has served.
+type Idle struct {
+	Conn     net.Conn
+	Peer     string
+	Requests int       // requests served on it so far
+	Born     time.Time // when it was connected
+	since    time.Time // idle since
+}
+
+// Get takes an idle connection to peer that is still usable, or nil.
+func (p *Pool) Get(peer string) *Idle {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	for e := p.idle.Front(); e != nil; {
+		next := e.Next()
+		c := e.Value.(*Idle)
+		switch {
+		case p.Timeout > 0 && now.Sub(c.since) > p.Timeout:
+			p.idle.Remove(e)
+			c.Conn.Close()
+		case c.Peer == peer:
+			p.idle.Remove(e)
+			if closedByPeer(c.Conn) {
+				c.Conn.Close()
+				break
+			}
+			return c
+		}
+		e = next
+	}
+	return nil
+}
+
+// Put keeps a connection whose answer was read whole, unless it has
+// served its requests or its time; the least recently used goes when
+// the pool is full.
+func (p *Pool) Put(c *Idle) {
+	if p.Max <= 0 || (p.Requests > 0 && c.Requests >= p.Requests) || (p.Lifetime > 0 && time.Since(c.Born) > p.Lifetime) {
+		c.Conn.Close()
+		return
+	}
+	c.since = time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.idle.PushFront(c)
+	for p.idle.Len() > p.Max {
+		old := p.idle.Remove(p.idle.Back()).(*Idle)
+		old.Conn.Close()
+	}
+}
+
+// Len is the number of idle connections kept.
+func (p *Pool) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.idle.Len()
+}
+
+// closedByPeer reports whether an idle connection has anything to read
+// (an end of file, or bytes it should not have sent): either way it is
+// not reusable. A look, not a read: MSG_PEEK without waiting.
+func closedByPeer(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	readable := false
+	rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		readable = err != syscall.EAGAIN
+		return true
+	})
+	return readable
+}
