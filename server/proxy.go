@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/netip"
 	"strings"
 
 	"edge/internal/conf"
@@ -121,6 +122,102 @@ func (h *HTTPConf) checkProxyPorts(name string) error {
 		if strings.EqualFold(name, p.Host) && p.Port != "" {
 			return &parser.Error{Msg: `upstream "` + p.Host + `" may not have port ` + p.Port + ` in ` + p.Pos.String()}
 		}
+	}
+	return nil
+}
+
+// proxyRegexOrTemplate compiles the first value of proxy_redirect and
+// the proxy_cookie_* directives: "~re" ("~*re" caseless) or a string
+// with variables.
+func proxyRegexOrTemplate(h *HTTPConf, d *parser.Directive, v string, alwaysCaseless bool) error {
+	if strings.HasPrefix(v, "~") {
+		expr, caseless := v[1:], alwaysCaseless
+		if strings.HasPrefix(expr, "*") {
+			expr, caseless = expr[1:], true
+		}
+		if _, err := h.regex(expr, caseless); err != nil {
+			return parser.Errorf(d.End, `%v in "%s"`, err, expr)
+		}
+		return nil
+	}
+	_, err := h.compileTemplate(v, d.End)
+	return err
+}
+
+// setProxyRedirect checks proxy_redirect as ngx_http_proxy_redirect does:
+// "off", "default" after the level's proxy_pass (without variables), or
+// a replacement.
+func setProxyRedirect(s *conf.Scope, d *parser.Directive) error {
+	l := lv(s)
+	v := d.Args[0].Value
+	if len(d.Args) == 1 {
+		switch {
+		case v == "off":
+			return nil
+		case v != "default":
+			return parser.Errorf(d.End, `invalid parameter "%s"`, v)
+		case l.loc.proxyPass == nil:
+			return parser.Errorf(d.End, `"proxy_redirect default" should be placed after the "proxy_pass" directive`)
+		case l.loc.proxyPass.Vars != nil:
+			return parser.Errorf(d.End, `"proxy_redirect default" cannot be used with "proxy_pass" directive with variables`)
+		}
+		return nil
+	}
+	if err := proxyRegexOrTemplate(l.http, d, v, false); err != nil {
+		return err
+	}
+	_, err := l.http.compileTemplate(d.Args[1].Value, d.End)
+	return err
+}
+
+// setProxyCookie checks proxy_cookie_domain and proxy_cookie_path: "off",
+// or a value (a regex or a string) and its replacement.
+func setProxyCookie(s *conf.Scope, d *parser.Directive) error {
+	l := lv(s)
+	v := d.Args[0].Value
+	if len(d.Args) == 1 {
+		if v != "off" {
+			return parser.Errorf(d.End, `invalid parameter "%s"`, v)
+		}
+		return nil
+	}
+	if err := proxyRegexOrTemplate(l.http, d, v, d.Name == "proxy_cookie_domain"); err != nil {
+		return err
+	}
+	_, err := l.http.compileTemplate(d.Args[1].Value, d.End)
+	return err
+}
+
+// setProxyCookieFlags checks proxy_cookie_flags's cookie (a regex or a
+// string); nginx 1.22 checks its flags only when it applies them.
+func setProxyCookieFlags(s *conf.Scope, d *parser.Directive) error {
+	if len(d.Args) == 1 && d.Args[0].Value == "off" {
+		return nil
+	}
+	if len(d.Args) == 1 {
+		return parser.Errorf(d.End, `invalid parameter "%s"`, d.Args[0].Value)
+	}
+	return proxyRegexOrTemplate(lv(s).http, d, d.Args[0].Value, false)
+}
+
+// setProxyBind checks proxy_bind as ngx_http_upstream_bind_set_slot
+// does: "off", or an address (or variables) and "transparent".
+func setProxyBind(s *conf.Scope, d *parser.Directive) error {
+	v := d.Args[0].Value
+	if len(d.Args) == 1 && v == "off" {
+		return nil
+	}
+	if strings.Contains(v, "$") {
+		if _, err := lv(s).http.compileTemplate(v, d.End); err != nil {
+			return err
+		}
+	} else if _, err := netip.ParseAddr(v); err != nil {
+		if _, err := netip.ParseAddrPort(v); err != nil {
+			return parser.Errorf(d.End, `invalid address "%s"`, v)
+		}
+	}
+	if len(d.Args) == 2 && d.Args[1].Value != "transparent" {
+		return parser.Errorf(d.End, `invalid parameter "%s"`, d.Args[1].Value)
 	}
 	return nil
 }
