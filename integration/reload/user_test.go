@@ -75,7 +75,10 @@ func TestUser(t *testing.T) {
 	os.WriteFile(conf, []byte(text("")), 0o644)
 	cmd := harness.Start(t, plainBin, fmt.Sprintf("127.0.0.1:%d", p1), "-p", dir+"/", "-c", conf)
 	pid := cmd.Process.Pid
-	waitFor(t, "the switch to nobody", func() bool { return strings.HasPrefix(status(t, pid, "Uid"), nobody.Uid+" ") })
+	// The switch ends with the capabilities set: wait for that.
+	waitFor(t, "the switch to nobody, keeping cap_net_bind_service", func() bool {
+		return strings.HasPrefix(status(t, pid, "Uid"), nobody.Uid+" ") && status(t, pid, "CapEff") == "0000000000000400"
+	})
 	if got, want := status(t, pid, "Uid"), strings.Repeat(nobody.Uid+" ", 3)+nobody.Uid; got != want {
 		t.Errorf("Uid: %s, want %s", got, want)
 	}
