@@ -171,31 +171,14 @@ func (r *Ring) find(h uint32) int {
 func (t *Try) Consistent(r *Ring, key string) *Peer {
 	t.all.mu.Lock()
 	defer t.all.mu.Unlock()
-	ps := t.peers
 	if !t.placed {
 		t.hash, t.placed = uint32(r.find(crc32.ChecksumIEEE([]byte(key)))), true
 	}
 	now := t.all.clock()
 	for {
 		server := r.points[int(t.hash)%len(r.points)].server
-		var best *Peer
-		bi, total := 0, 0
-		for i, peer := range ps.Peer {
-			if t.tried[i] || peer.Server != server || !peer.usable(now) {
-				continue
-			}
-			peer.currentWeight += peer.effectiveWeight
-			total += peer.effectiveWeight
-			if peer.effectiveWeight < peer.Weight {
-				peer.effectiveWeight++
-			}
-			if best == nil || peer.currentWeight > best.currentWeight {
-				best, bi = peer, i
-			}
-		}
-		if best != nil {
-			best.currentWeight -= total
-			return t.use(bi, now)
+		if i := t.weighted(now, func(p *Peer) bool { return p.Server == server }); i >= 0 {
+			return t.use(i, now)
 		}
 		t.hash++
 		if t.draws++; t.draws >= len(r.points) {

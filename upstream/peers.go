@@ -113,18 +113,17 @@ func (t *Try) RoundRobin() *Peer {
 func (t *Try) roundRobin() *Peer {
 	for {
 		ps := t.peers
-		var best *Peer
 		if ps.single {
 			if peer := ps.Peer[0]; !peer.Down && (peer.MaxConns == 0 || peer.conns < peer.MaxConns) {
-				best = peer
+				t.current = peer
+				peer.conns++
+				return peer
 			}
 		} else {
-			best = t.smooth()
-		}
-		if best != nil {
-			t.current = best
-			best.conns++
-			return best
+			now := t.all.clock()
+			if i := t.weighted(now, nil); i >= 0 {
+				return t.use(i, now)
+			}
 		}
 		if ps.Backup == nil {
 			return nil
@@ -134,14 +133,14 @@ func (t *Try) roundRobin() *Peer {
 	}
 }
 
-// smooth is ngx_http_upstream_get_peer.
-func (t *Try) smooth() *Peer {
+// weighted is ngx_http_upstream_get_peer's choice, by smooth weighted
+// round-robin, among the peers in use not tried, usable and (when ok is
+// not nil) ok; -1 when there is none.
+func (t *Try) weighted(now int64, ok func(*Peer) bool) int {
 	ps := t.peers
-	now := t.all.clock()
-	var best *Peer
-	bi, total := 0, 0
+	best, total := -1, 0
 	for i, peer := range ps.Peer {
-		if t.tried[i] || !peer.usable(now) {
+		if t.tried[i] || !peer.usable(now) || ok != nil && !ok(peer) {
 			continue
 		}
 		peer.currentWeight += peer.effectiveWeight
@@ -149,17 +148,12 @@ func (t *Try) smooth() *Peer {
 		if peer.effectiveWeight < peer.Weight {
 			peer.effectiveWeight++
 		}
-		if best == nil || peer.currentWeight > best.currentWeight {
-			best, bi = peer, i
+		if best < 0 || peer.currentWeight > ps.Peer[best].currentWeight {
+			best = i
 		}
 	}
-	if best == nil {
-		return nil
-	}
-	t.tried[bi] = true
-	best.currentWeight -= total
-	if now-best.checked > int64(best.FailTimeout/time.Second) {
-		best.checked = now
+	if best >= 0 {
+		ps.Peer[best].currentWeight -= total
 	}
 	return best
 }
