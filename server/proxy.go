@@ -108,19 +108,28 @@ func upstreamError(msg, url string) error {
 func (h *HTTPConf) useUpstream(p *ProxyPass) error {
 	h.proxyPasses = append(h.proxyPasses, p)
 	for _, u := range h.Upstreams {
-		if strings.EqualFold(u.Name, p.Host) && p.Port != "" {
-			return parser.Errorf(p.Pos, `upstream "%s" may not have port %s`, p.Host, p.Port)
+		if err := p.portFor(u.Name); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// portFor refuses a port on a proxy_pass naming the upstream block
+// name; the error names the proxy_pass.
+func (p *ProxyPass) portFor(name string) error {
+	if strings.EqualFold(name, p.Host) && p.Port != "" {
+		return parser.Errorf(p.Pos, `upstream "%s" may not have port %s`, p.Host, p.Port)
+	}
+	return nil
+}
+
 // checkProxyPorts is the same check when an upstream block comes after
-// the proxy_pass that names it: the error names the proxy_pass.
+// the proxy_pass that names it.
 func (h *HTTPConf) checkProxyPorts(name string) error {
 	for _, p := range h.proxyPasses {
-		if strings.EqualFold(name, p.Host) && p.Port != "" {
-			return &parser.Error{Msg: `upstream "` + p.Host + `" may not have port ` + p.Port + ` in ` + p.Pos.String()}
+		if err := p.portFor(name); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // The balancers that place a request by a key: hash (Cache::Memcached's
@@ -53,18 +52,6 @@ func (p *Peers) byWeight(h uint32) int {
 		i++
 	}
 	return i
-}
-
-// use takes peer i of the peers in use.
-func (t *Try) use(i int, now int64) *Peer {
-	peer := t.peers.Peer[i]
-	t.tried[i] = true
-	t.current = peer
-	peer.conns++
-	if now-peer.checked > int64(peer.FailTimeout/time.Second) {
-		peer.checked = now
-	}
-	return peer
 }
 
 // IPHash picks a peer by the client's address: the first three bytes of

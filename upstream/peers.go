@@ -158,6 +158,18 @@ func (t *Try) weighted(now int64, ok func(*Peer) bool) int {
 	return best
 }
 
+// use takes peer i of the peers in use.
+func (t *Try) use(i int, now int64) *Peer {
+	peer := t.peers.Peer[i]
+	t.tried[i] = true
+	t.current = peer
+	peer.conns++
+	if now-peer.checked > int64(peer.FailTimeout/time.Second) {
+		peer.checked = now
+	}
+	return peer
+}
+
 // Current is the peer in use.
 func (t *Try) Current() *Peer { return t.current }
 
