@@ -1,6 +1,7 @@
 package server
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,6 +31,9 @@ type Watcher struct {
 	w    *fsnotify.Watcher
 	done chan struct{}
 	wg   sync.WaitGroup
+	// recheck asks the loop for a check: a directory watched only
+	// after its files were read may have changed in between.
+	recheck chan struct{}
 
 	// mu guards dirs and own.
 	mu   sync.Mutex
@@ -43,7 +47,7 @@ func Watch(r *Reloader) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Watcher{r: r, w: fw, done: make(chan struct{}), dirs: map[string]bool{}}
+	w := &Watcher{r: r, w: fw, done: make(chan struct{}), recheck: make(chan struct{}, 1), dirs: map[string]bool{}}
 	w.Sync()
 	w.wg.Add(1)
 	go w.loop()
@@ -58,7 +62,9 @@ func (w *Watcher) Close() {
 }
 
 // Sync watches the directories of the files the last attempts read,
-// and no others.
+// and no others. A directory it begins to watch (a Kubernetes swap
+// points at a new one) was not watched when the reload read its files:
+// Sync asks for a check, which the content hash makes cheap.
 func (w *Watcher) Sync() {
 	want := map[string]bool{}
 	for _, p := range w.r.Files() {
@@ -78,29 +84,37 @@ func (w *Watcher) Sync() {
 			own[m.PidFile.Value] = true
 		}
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.own = own
-	for d := range w.dirs {
-		if !want[d] {
-			w.w.Remove(d)
-			delete(w.dirs, d)
-		}
-	}
+	// A directory that does not exist yet cannot be watched: its
+	// nearest existing ancestor is, so that its creation is seen.
+	watch := map[string]bool{}
 	for d := range want {
-		if w.dirs[d] {
-			continue
-		}
-		// A directory that does not exist yet cannot be watched: its
-		// parent is, so that its creation is seen.
 		for dir := d; ; dir = filepath.Dir(dir) {
-			if err := w.w.Add(dir); err == nil {
-				w.dirs[dir] = true
+			if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+				watch[dir] = true
 				break
 			}
 			if dir == "/" || dir == "." {
 				break
 			}
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.own = own
+	for d := range w.dirs {
+		if !watch[d] {
+			w.w.Remove(d)
+			delete(w.dirs, d)
+		}
+	}
+	for d := range watch {
+		if w.dirs[d] || w.w.Add(d) != nil {
+			continue
+		}
+		w.dirs[d] = true
+		select {
+		case w.recheck <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -149,6 +163,11 @@ func (w *Watcher) loop() {
 				fire = timer.C
 			} else {
 				timer.Reset(debounce)
+			}
+		case <-w.recheck:
+			if timer == nil {
+				timer = time.NewTimer(debounce)
+				fire = timer.C
 			}
 		case err, ok := <-w.w.Errors:
 			if !ok {
