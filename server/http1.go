@@ -16,6 +16,7 @@ import (
 	"time"
 	"unsafe"
 
+	"edge/internal/chunked"
 	"edge/internal/errlog"
 	"edge/parser"
 )
@@ -76,7 +77,7 @@ type conn struct {
 	// body is what is left of the request body: bytes, or chunked.
 	bodyLeft    int64
 	bodyChunked bool
-	chunk       chunkState
+	chunk       chunked.Decoder
 
 	readDeadline, writeDeadline time.Time
 
@@ -504,7 +505,7 @@ func (c *conn) serveRequest() bool {
 		c.refuse(herr)
 		return false
 	}
-	c.bodyLeft, c.bodyChunked, c.chunk = max(rq.in.contentLength, 0), rq.in.chunked, chunkState{}
+	c.bodyLeft, c.bodyChunked, c.chunk = max(rq.in.contentLength, 0), rq.in.chunked, chunked.Decoder{}
 	l.handle(rq)
 	return c.finish()
 }
@@ -636,7 +637,7 @@ func (c *conn) discardBody() bool {
 			}
 		}
 		if c.bodyChunked {
-			n, done, ok := c.chunk.skip(c.buf[c.r:c.n])
+			n, done, ok := c.chunk.Skip(c.buf[c.r:c.n])
 			if !ok {
 				return false
 			}
@@ -651,91 +652,6 @@ func (c *conn) discardBody() bool {
 		c.bodyLeft -= int64(n)
 	}
 	return true
-}
-
-// chunkState follows a chunked body through reads.
-type chunkState struct {
-	state int   // where in the body: see skip
-	size  int64 // bytes left of the current chunk's data
-}
-
-const (
-	chunkSize    = iota // reading the size line
-	chunkExt            // after the size, up to the line's end
-	chunkData           // size bytes of data
-	chunkDataEnd        // the CRLF after the data
-	chunkDataLF         // its LF
-	chunkTrailer        // trailer lines, up to an empty one
-	chunkTrailerLine
-)
-
-// skip consumes what it can of b; done says the body ended, ok false that
-// it is malformed (nginx: "client sent invalid chunked body").
-func (s *chunkState) skip(b []byte) (n int, done, ok bool) {
-	for n < len(b) {
-		ch := b[n]
-		switch s.state {
-		case chunkSize:
-			switch {
-			case unhex(ch) >= 0:
-				if s.size > 1<<40 {
-					return n, false, false
-				}
-				s.size = s.size<<4 | int64(unhex(ch))
-			case ch == ';' || ch == ' ' || ch == '\t':
-				s.state = chunkExt
-			case ch == '\r':
-			case ch == '\n':
-				s.state = chunkData
-				if s.size == 0 {
-					s.state = chunkTrailer
-				}
-			default:
-				return n, false, false
-			}
-			n++
-		case chunkExt:
-			if ch == '\n' {
-				s.state = chunkData
-				if s.size == 0 {
-					s.state = chunkTrailer
-				}
-			}
-			n++
-		case chunkData:
-			m := int(min(int64(len(b)-n), s.size))
-			n += m
-			s.size -= int64(m)
-			if s.size == 0 {
-				s.state = chunkDataEnd
-			}
-		case chunkDataEnd, chunkDataLF:
-			switch {
-			case ch == '\r' && s.state == chunkDataEnd:
-				s.state = chunkDataLF
-			case ch == '\n':
-				s.state = chunkSize
-			default:
-				return n, false, false
-			}
-			n++
-		case chunkTrailer:
-			n++
-			switch ch {
-			case '\r':
-			case '\n':
-				return n, true, true
-			default:
-				s.state = chunkTrailerLine
-			}
-		case chunkTrailerLine:
-			n++
-			if ch == '\n' {
-				s.state = chunkTrailer
-			}
-		}
-	}
-	return n, false, true
 }
 
 // logInfo writes a connection's error at info level to the default

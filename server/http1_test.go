@@ -31,34 +31,3 @@ func FuzzHead(f *testing.F) {
 		}
 	})
 }
-
-// TestChunkedSkip: a chunked body is found to end where it ends, however
-// it is cut into reads.
-func TestChunkedSkip(t *testing.T) {
-	body := "5;ext=1\r\nhello\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nTrailer: t\r\n\r\n"
-	next := "GET / HTTP/1.1\r\n"
-	in := body + next
-	for size := 1; size <= len(in); size++ {
-		var s chunkState
-		used := 0
-		for p := 0; p < len(in); p += size {
-			n, done, ok := s.skip([]byte(in[p:min(p+size, len(in))]))
-			if !ok {
-				t.Fatalf("reads of %d: malformed at %d", size, p+n)
-			}
-			used += n
-			if done {
-				break
-			}
-		}
-		if used != len(body) {
-			t.Errorf("reads of %d: body ends at %d, want %d", size, used, len(body))
-		}
-	}
-	for _, bad := range []string{"5\r\nhelloX", "g\r\n", "5\r\nhello\r\r"} {
-		var s chunkState
-		if _, _, ok := s.skip([]byte(bad)); ok {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}
