@@ -96,7 +96,7 @@ var CoreCommands = []conf.Command{
 	{Name: "worker_shutdown_timeout", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &mainOf(s).ShutdownTimeout })},
 	{Name: "watch_config", Once: true, Type: conf.Main | conf.Flag, Module: "ngx_core_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &mainOf(s).WatchConfig })},
 	{Name: "user", Once: true, Type: conf.Main | conf.Take12, Module: "ngx_core_module", Set: setUser},
-	{Name: "upstream", Type: conf.HTTPMain | conf.Block | conf.Take1, Module: "ngx_http_upstream_module", Status: conf.Pending, Planned: "#6", Open: openUpstream},
+	{Name: "upstream", Type: conf.HTTPMain | conf.Block | conf.Take1, Module: "ngx_http_upstream_module", Open: openUpstream},
 }
 
 func setWorkerProcesses(s *conf.Scope, d *parser.Directive) error {
@@ -185,6 +185,9 @@ func (h *HTTPConf) finish(confPrefix string) error {
 	if err := h.checkUpstreams(); err != nil {
 		return err
 	}
+	if err := h.finishProxy(); err != nil {
+		return err
+	}
 	for _, srv := range h.Servers {
 		srv.SSL.merge(&h.SSL)
 		if err := srv.SSL.check(confPrefix); err != nil {
@@ -233,6 +236,7 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.ClientMaxBodySize.Merge(parent.ClientMaxBodySize, 1<<20)
 	loc.Autoindex.merge(&parent.Autoindex)
 	loc.Gzip.merge(&parent.Gzip)
+	loc.Proxy.merge(&parent.Proxy, loc.proxyPass, loc.Match == matchNone)
 	loc.AuthBasic.merge(&parent.AuthBasic)
 	mergeAccessLogs(loc, parent)
 	loc.Keepalive.Merge(parent.Keepalive, Keepalive{Timeout: 75 * time.Second, Header: -1})

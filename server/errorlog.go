@@ -70,8 +70,10 @@ func (rt *Runtime) openErrorLogs(m *MainConf) error {
 	return nil
 }
 
-// closeFiles closes the log files.
+// closeFiles closes the log files, and the idle upstream connections
+// no later Runtime took over.
 func (rt *Runtime) closeFiles() {
+	rt.closeGroups()
 	for _, b := range rt.buffered {
 		b.flush()
 	}
@@ -122,6 +124,9 @@ func (rq *request) logSuffix(b *strings.Builder) {
 	fmt.Fprintf(b, ", client: %s, server: %s", client, rq.srv.firstName())
 	if rq.in.requestLine != "" {
 		fmt.Fprintf(b, ", request: \"%s\"", rq.in.requestLine)
+	}
+	if rq.prx != nil && rq.prx.peer != "" {
+		fmt.Fprintf(b, ", upstream: \"%s\"", rq.prx.upstreamURL())
 	}
 	if rq.in.hostHeader {
 		fmt.Fprintf(b, ", host: \"%s\"", rq.in.header("Host"))

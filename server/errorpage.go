@@ -102,6 +102,9 @@ func fail(w *response, rq *request, code int) (redirect bool) {
 				rq.errStatus = ep.overwrite
 			}
 			rq.internal = true
+			if rq.prx != nil {
+				rq.prx.redirected = true
+			}
 			uri := ep.uri.String(rq)
 			switch {
 			case strings.HasPrefix(uri, "/"):

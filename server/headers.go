@@ -142,7 +142,9 @@ func headersFilter(w *response, rq *request, code int) {
 	rq.statusCode = code
 	loc := rq.loc
 	hdr := w.Header()
-	hdr.Set("Server", loc.serverHeader)
+	if !w.passedServer {
+		hdr.Set("Server", loc.serverHeader)
+	}
 	keepaliveHeaders(w, rq, loc)
 	safe := safeStatus(code)
 	if e := loc.Expires.Value; safe && e.value != nil {

@@ -193,6 +193,7 @@ type LocationConf struct {
 	errorTail    string
 	Autoindex    Autoindex
 	Gzip         GzipConf
+	Proxy        ProxyConf
 	AuthBasic    AuthBasic
 	// Keepalive is keepalive_timeout, KeepaliveRequests and KeepaliveTime
 	// the limits of a connection's requests and lifetime.

@@ -19,6 +19,8 @@ var Modules = [][]conf.Command{
 	AuthBasicCommands,
 	HeadersCommands,
 	GzipCommands,
+	ProxyCommands,
+	UpstreamCommands,
 	LogCommands,
 	SSLCommands,
 	NginxCommands,

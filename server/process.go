@@ -97,6 +97,7 @@ func (p *Process) Activate(rt *Runtime) error {
 	for _, pt := range opened {
 		p.ports[pt.key] = pt
 	}
+	rt.adoptGroups()
 	old := p.cur.Swap(rt)
 	for _, pt := range opened {
 		p.accepts.Add(1)

@@ -3,15 +3,39 @@ package server
 import (
 	"net/netip"
 	"strings"
+	"time"
 
 	"edge/internal/conf"
 	"edge/parser"
 	"edge/upstream"
 )
 
-// proxy_pass, read as ngx_http_proxy_pass reads it. Proxying itself is
-// still pending (issue #6): this makes `edge -t` judge proxy_pass as
-// nginx does.
+// The proxy module's directives (ngx_http_proxy_module.c): proxy_pass
+// read as ngx_http_proxy_pass reads it, the settings of a proxying
+// level and their merge. The handler is in proxy_request.go.
+
+// ProxyCommands are the proxy module's directives edge implements; the
+// others are in NginxCommands.
+var ProxyCommands = []conf.Command{
+	{Name: "proxy_pass", Once: true, Type: conf.HTTPLoc | conf.HTTPLif | conf.HTTPLmt | conf.Take1, Module: "ngx_http_proxy_module", Set: setProxyPass},
+	{Name: "proxy_redirect", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Set: setProxyRedirect},
+	{Name: "proxy_buffering", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).Buffering })},
+	{Name: "proxy_connect_timeout", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &proxyOf(s).ConnectTimeout })},
+	{Name: "proxy_send_timeout", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &proxyOf(s).SendTimeout })},
+	{Name: "proxy_intercept_errors", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).InterceptErrors })},
+	{Name: "proxy_set_header", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take2, Module: "ngx_http_proxy_module", Set: setProxySetHeader},
+	{Name: "proxy_method", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: setProxyMethod},
+	{Name: "proxy_pass_request_headers", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).PassRequestHeaders })},
+	{Name: "proxy_pass_request_body", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).PassRequestBody })},
+	{Name: "proxy_buffer_size", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: conf.SizeSlot(func(s *conf.Scope) *conf.Setting[int64] { return &proxyOf(s).BufferSize })},
+	{Name: "proxy_read_timeout", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &proxyOf(s).ReadTimeout })},
+	{Name: "proxy_next_upstream", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.OneMore, Module: "ngx_http_proxy_module", Set: setProxyNextUpstream},
+	{Name: "proxy_next_upstream_tries", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: conf.NumSlot(func(s *conf.Scope) *conf.Setting[int64] { return &proxyOf(s).NextUpstreamTries })},
+	{Name: "proxy_next_upstream_timeout", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &proxyOf(s).NextUpstreamTimeout })},
+	{Name: "proxy_pass_header", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: setProxyPassHeader},
+	{Name: "proxy_hide_header", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: setProxyHideHeader},
+	{Name: "proxy_http_version", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: conf.EnumSlot(func(s *conf.Scope) *conf.Setting[string] { return &proxyOf(s).HTTPVersion }, "1.0", "1.1")},
+}
 
 // ProxyPass is a proxy_pass: to an upstream block or to the address it
 // names, with or without a URI part.
@@ -26,6 +50,22 @@ type ProxyPass struct {
 	// Vars: the URL has variables and is made per request.
 	Vars *template
 	Pos  parser.Pos
+	// redirect is "proxy_redirect default" for it; group the upstream
+	// it proxies to, once compiled; hostHeader and port are
+	// $proxy_host and $proxy_port.
+	redirect         proxyRedirect
+	group            *group
+	hostHeader, port string
+	// location is the location's name, which a URI part replaces.
+	location string
+}
+
+// defaultPort is the scheme's port.
+func (p *ProxyPass) defaultPort() string {
+	if p.Scheme == "https" {
+		return "443"
+	}
+	return "80"
 }
 
 const proxyURIPlaces = `"proxy_pass" cannot have URI part in location given by regular expression, ` +
@@ -44,16 +84,7 @@ func setProxyPass(s *conf.Scope, d *parser.Directive) error {
 		l.loc.proxyPass = p
 		return nil
 	}
-	var rest string
-	switch {
-	case len(url) >= 7 && strings.EqualFold(url[:7], "http://"):
-		p.Scheme, rest = "http", url[7:]
-	case len(url) >= 8 && strings.EqualFold(url[:8], "https://"):
-		p.Scheme, rest = "https", url[8:]
-	default:
-		return parser.Errorf(d.End, "invalid URL prefix")
-	}
-	if err := p.parseHost(rest); err != nil {
+	if err := p.parseURL(); err != nil {
 		return parser.Errorf(d.End, "%s", err.Error())
 	}
 	if p.URI != "" {
@@ -65,8 +96,42 @@ func setProxyPass(s *conf.Scope, d *parser.Directive) error {
 	if err := l.http.useUpstream(p); err != nil {
 		return err
 	}
+	p.location = l.loc.Path
+	p.setHost()
+	r, err := l.http.defaultRedirect(l.loc.Path, p)
+	if err != nil {
+		return err
+	}
+	p.redirect = r
 	l.loc.proxyPass = p
 	return nil
+}
+
+// setHost makes $proxy_host and $proxy_port as ngx_http_proxy_pass
+// does: the port is left out of the host when it is the scheme's.
+func (p *ProxyPass) setHost() {
+	switch {
+	case strings.HasPrefix(p.Host, "unix:"):
+		p.hostHeader, p.port = "localhost", ""
+	case p.Port == "" || p.Port == p.defaultPort():
+		p.hostHeader, p.port = p.Host, p.defaultPort()
+	default:
+		p.hostHeader, p.port = p.Host+":"+p.Port, p.Port
+	}
+}
+
+// parseURL reads the scheme, host and URI part of p.URL.
+func (p *ProxyPass) parseURL() error {
+	url := p.URL
+	switch {
+	case len(url) >= 7 && strings.EqualFold(url[:7], "http://"):
+		p.Scheme = "http"
+		return p.parseHost(url[7:])
+	case len(url) >= 8 && strings.EqualFold(url[:8], "https://"):
+		p.Scheme = "https"
+		return p.parseHost(url[8:])
+	}
+	return &parser.Error{Msg: "invalid URL prefix"}
 }
 
 // parseHost is ngx_parse_url with a URI part: "unix:/path[:uri]", or
@@ -153,15 +218,18 @@ func proxyRegexOrTemplate(h *HTTPConf, d *parser.Directive, v string, alwaysCase
 	return err
 }
 
-// setProxyRedirect checks proxy_redirect as ngx_http_proxy_redirect does:
-// "off", "default" after the level's proxy_pass (without variables), or
-// a replacement.
+// setProxyRedirect is ngx_http_proxy_redirect: "off", "default" after
+// the level's proxy_pass (without variables), or a replacement of a
+// string or regex.
 func setProxyRedirect(s *conf.Scope, d *parser.Directive) error {
 	l := lv(s)
+	p := &l.loc.Proxy
 	v := d.Args[0].Value
 	if len(d.Args) == 1 {
 		switch {
 		case v == "off":
+			p.RedirectOff = true
+			p.Redirects = nil
 			return nil
 		case v != "default":
 			return parser.Errorf(d.End, `invalid parameter "%s"`, v)
@@ -170,13 +238,55 @@ func setProxyRedirect(s *conf.Scope, d *parser.Directive) error {
 		case l.loc.proxyPass.Vars != nil:
 			return parser.Errorf(d.End, `"proxy_redirect default" cannot be used with "proxy_pass" directive with variables`)
 		}
+		if !p.RedirectOff {
+			p.Redirects = append(p.Redirects, l.loc.proxyPass.redirect)
+		}
 		return nil
 	}
-	if err := proxyRegexOrTemplate(l.http, d, v, false); err != nil {
+	var r proxyRedirect
+	if strings.HasPrefix(v, "~") {
+		expr, caseless := v[1:], false
+		if strings.HasPrefix(expr, "*") {
+			expr, caseless = expr[1:], true
+		}
+		re, err := l.http.regex(expr, caseless)
+		if err != nil {
+			return parser.Errorf(d.End, `%v in "%s"`, err, expr)
+		}
+		r.re = re
+	} else {
+		t, err := l.http.compileTemplate(v, d.End)
+		if err != nil {
+			return err
+		}
+		r.from = t
+	}
+	to, err := l.http.compileTemplate(d.Args[1].Value, d.End)
+	if err != nil {
 		return err
 	}
-	_, err := l.http.compileTemplate(d.Args[1].Value, d.End)
-	return err
+	r.to = to
+	if !p.RedirectOff {
+		p.Redirects = append(p.Redirects, r)
+	}
+	return nil
+}
+
+// defaultRedirect is "proxy_redirect default" for a proxy_pass in the
+// location named path: its URL, to the location's name when it has a
+// URI part; else its URL and "/", to "/".
+func (h *HTTPConf) defaultRedirect(path string, pp *ProxyPass) (proxyRedirect, error) {
+	from, to := pp.URL+"/", "/"
+	if pp.URI != "" {
+		from, to = pp.URL, path
+	}
+	var r proxyRedirect
+	var err error
+	if r.from, err = h.compileTemplate(from, pp.Pos); err != nil {
+		return r, err
+	}
+	r.to, err = h.compileTemplate(to, pp.Pos)
+	return r, err
 }
 
 // setProxyCookie checks proxy_cookie_domain and proxy_cookie_path: "off",
@@ -229,4 +339,293 @@ func setProxyBind(s *conf.Scope, d *parser.Directive) error {
 		return parser.Errorf(d.End, `invalid parameter "%s"`, d.Args[1].Value)
 	}
 	return nil
+}
+
+// ProxyConf is a level's proxy settings (nginx's
+// ngx_http_proxy_loc_conf_t and the upstream conf in it).
+type ProxyConf struct {
+	// SetHeaders are this level's proxy_set_header directives (nil:
+	// inherited, as a whole); headers them merged with nginx's
+	// defaults, hidden the header names a client's header of the same
+	// name is not passed under.
+	SetHeaders []proxyHeader
+	headers    []proxyHeader
+	skip       map[string]bool
+	// HideHeaders and PassHeaders are proxy_hide_header and
+	// proxy_pass_header (nil: inherited); hide is nginx's defaults
+	// with them applied, by lower-case name.
+	HideHeaders, PassHeaders []string
+	hide                     map[string]bool
+	HTTPVersion              conf.Setting[string]
+	ConnectTimeout           conf.Setting[time.Duration]
+	SendTimeout              conf.Setting[time.Duration]
+	ReadTimeout              conf.Setting[time.Duration]
+	PassRequestHeaders       conf.Setting[bool]
+	PassRequestBody          conf.Setting[bool]
+	Buffering                conf.Setting[bool]
+	RequestBuffering         conf.Setting[bool]
+	InterceptErrors          conf.Setting[bool]
+	BufferSize               conf.Setting[int64]
+	IgnoreClientAbort        conf.Setting[bool]
+	NextUpstream             conf.Setting[nextUpstream]
+	NextUpstreamTries        conf.Setting[int64]
+	NextUpstreamTimeout      conf.Setting[time.Duration]
+	Method                   conf.Setting[*template]
+	// Redirects are proxy_redirect's rules (nil: inherited, else the
+	// default of the level's proxy_pass); RedirectOff is "off".
+	Redirects   []proxyRedirect
+	RedirectOff bool
+	// pass is the proxy_pass the level proxies with: its own, or for an
+	// if or limit_except level without one, its location's.
+	pass *ProxyPass
+}
+
+// proxyHeader is a proxy_set_header: a name and a value (nil: the
+// header is not sent, nor a client's header of that name).
+type proxyHeader struct {
+	name  string
+	value *template
+}
+
+// nextUpstream is proxy_next_upstream's bitmask.
+type nextUpstream uint16
+
+const (
+	nextError nextUpstream = 1 << iota
+	nextTimeout
+	nextInvalidHeader
+	nextNonIdempotent
+	next500
+	next502
+	next503
+	next504
+	next403
+	next404
+	next429
+	nextUpdating
+	nextOff
+)
+
+var nextUpstreamNames = map[string]nextUpstream{"error": nextError, "timeout": nextTimeout,
+	"invalid_header": nextInvalidHeader, "non_idempotent": nextNonIdempotent, "http_500": next500,
+	"http_502": next502, "http_503": next503, "http_504": next504, "http_403": next403,
+	"http_404": next404, "http_429": next429, "updating": nextUpdating, "off": nextOff}
+
+// statusNext is the proxy_next_upstream bit of an answer's status.
+func statusNext(code int) nextUpstream {
+	switch code {
+	case 500:
+		return next500
+	case 502:
+		return next502
+	case 503:
+		return next503
+	case 504:
+		return next504
+	case 403:
+		return next403
+	case 404:
+		return next404
+	case 429:
+		return next429
+	}
+	return 0
+}
+
+// proxyRedirect is one proxy_redirect rule: an answer's Location or
+// Refresh that starts with from (or matches re) gets to instead.
+type proxyRedirect struct {
+	from *template
+	re   *Regex
+	to   *template
+}
+
+// proxyDefaultHeaders are ngx_http_proxy_headers, after those the
+// configuration sets: the Host, Connection and body headers nginx
+// makes, and the client headers it does not pass on.
+var proxyDefaultHeaders = []struct{ name, value string }{
+	{"Host", "$proxy_host"},
+	{"Connection", "close"},
+	{"Content-Length", "$proxy_internal_body_length"},
+	{"Transfer-Encoding", "$proxy_internal_chunked"},
+	{"TE", ""},
+	{"Keep-Alive", ""},
+	{"Expect", ""},
+	{"Upgrade", ""},
+}
+
+// proxyHiddenHeaders are ngx_http_proxy_hide_headers: answer headers
+// nginx does not pass to the client.
+var proxyHiddenHeaders = []string{"Date", "Server", "X-Pad", "X-Accel-Expires", "X-Accel-Redirect",
+	"X-Accel-Limit-Rate", "X-Accel-Buffering", "X-Accel-Charset"}
+
+func proxyOf(s *conf.Scope) *ProxyConf { return &locOf(s).Proxy }
+
+func setProxySetHeader(s *conf.Scope, d *parser.Directive) error {
+	p := proxyOf(s)
+	h := proxyHeader{name: d.Args[0].Value}
+	if v := d.Args[1].Value; v != "" {
+		t, err := lv(s).http.compileTemplate(v, d.End)
+		if err != nil {
+			return err
+		}
+		h.value = t
+	}
+	if p.SetHeaders == nil {
+		p.SetHeaders = []proxyHeader{}
+	}
+	p.SetHeaders = append(p.SetHeaders, h)
+	return nil
+}
+
+func setProxyHideHeader(s *conf.Scope, d *parser.Directive) error {
+	p := proxyOf(s)
+	p.HideHeaders = append(nonNil(p.HideHeaders), d.Args[0].Value)
+	return nil
+}
+
+func setProxyPassHeader(s *conf.Scope, d *parser.Directive) error {
+	p := proxyOf(s)
+	p.PassHeaders = append(nonNil(p.PassHeaders), d.Args[0].Value)
+	return nil
+}
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+func setProxyNextUpstream(s *conf.Scope, d *parser.Directive) error {
+	p := proxyOf(s)
+	if p.NextUpstream.IsSet {
+		return conf.ErrDuplicate
+	}
+	var mask nextUpstream
+	for _, a := range d.Args {
+		bit, ok := nextUpstreamNames[strings.ToLower(a.Value)]
+		if !ok {
+			return parser.Errorf(d.End, `invalid value "%s"`, a.Value)
+		}
+		mask |= bit
+	}
+	// ngx_http_proxy_merge_loc_conf: off wins.
+	if mask&nextOff != 0 {
+		mask = nextOff
+	}
+	return p.NextUpstream.Put(mask, d)
+}
+
+func setProxyMethod(s *conf.Scope, d *parser.Directive) error {
+	t, err := lv(s).http.compileTemplate(d.Args[0].Value, d.End)
+	if err != nil {
+		return err
+	}
+	return proxyOf(s).Method.Put(t, d)
+}
+
+// merge is ngx_http_proxy_merge_loc_conf for the settings edge keeps;
+// own is the level's proxy_pass, inner says the level is an if or
+// limit_except block, which proxies with its location's.
+func (p *ProxyConf) merge(parent *ProxyConf, own *ProxyPass, inner bool) {
+	p.pass = own
+	if own == nil && inner {
+		p.pass = parent.pass
+	}
+	if p.SetHeaders == nil {
+		p.SetHeaders = parent.SetHeaders
+	}
+	if p.HideHeaders == nil && p.PassHeaders == nil {
+		p.HideHeaders, p.PassHeaders = parent.HideHeaders, parent.PassHeaders
+	} else {
+		if p.HideHeaders == nil {
+			p.HideHeaders = parent.HideHeaders
+		}
+		if p.PassHeaders == nil {
+			p.PassHeaders = parent.PassHeaders
+		}
+	}
+	p.HTTPVersion.Merge(parent.HTTPVersion, "1.0")
+	p.ConnectTimeout.Merge(parent.ConnectTimeout, 60*time.Second)
+	p.SendTimeout.Merge(parent.SendTimeout, 60*time.Second)
+	p.ReadTimeout.Merge(parent.ReadTimeout, 60*time.Second)
+	p.PassRequestHeaders.Merge(parent.PassRequestHeaders, true)
+	p.PassRequestBody.Merge(parent.PassRequestBody, true)
+	p.Buffering.Merge(parent.Buffering, true)
+	p.RequestBuffering.Merge(parent.RequestBuffering, true)
+	p.InterceptErrors.Merge(parent.InterceptErrors, false)
+	p.BufferSize.Merge(parent.BufferSize, 4<<10)
+	p.IgnoreClientAbort.Merge(parent.IgnoreClientAbort, false)
+	p.NextUpstream.Merge(parent.NextUpstream, nextError|nextTimeout)
+	p.NextUpstreamTries.Merge(parent.NextUpstreamTries, 0)
+	p.NextUpstreamTimeout.Merge(parent.NextUpstreamTimeout, 0)
+	p.Method.Merge(parent.Method, nil)
+	// ngx_http_proxy_merge_loc_conf: "off" is inherited; rules are
+	// inherited as a whole; a level that has neither but a proxy_pass
+	// gets its default rule (a variable or unix: one has none).
+	p.RedirectOff = p.RedirectOff || parent.RedirectOff && p.Redirects == nil
+	if p.RedirectOff {
+		p.Redirects = nil
+	} else if p.Redirects == nil {
+		p.Redirects = parent.Redirects
+		if p.Redirects == nil && own != nil && own.Vars == nil {
+			p.Redirects = []proxyRedirect{own.redirect}
+		}
+	}
+}
+
+// finishProxy makes each proxying level's headers, once merged: the
+// proxy_set_header list with nginx's defaults after it, the names of
+// the client's headers not passed, and the answer's headers hidden.
+func (h *HTTPConf) finishProxy() error {
+	if len(h.proxyPasses) == 0 {
+		return nil
+	}
+	defaults := make([]proxyHeader, len(proxyDefaultHeaders))
+	for i, d := range proxyDefaultHeaders {
+		defaults[i].name = d.name
+		if d.value != "" {
+			t, err := h.compileTemplate(d.value, h.Pos)
+			if err != nil {
+				return err
+			}
+			defaults[i].value = t
+		}
+	}
+	for _, srv := range h.Servers {
+		srv.eachLevel(func(l *LocationConf) error {
+			if l.Proxy.pass != nil {
+				l.Proxy.compileHeaders(defaults)
+			}
+			return nil
+		})
+	}
+	return nil
+}
+
+// compileHeaders is ngx_http_proxy_init_headers and
+// ngx_http_upstream_hide_headers_hash.
+func (p *ProxyConf) compileHeaders(defaults []proxyHeader) {
+	p.headers = append([]proxyHeader{}, p.SetHeaders...)
+	p.skip = map[string]bool{}
+	for _, hd := range p.SetHeaders {
+		p.skip[strings.ToLower(hd.name)] = true
+	}
+	for _, d := range defaults {
+		if !p.skip[strings.ToLower(d.name)] {
+			p.headers = append(p.headers, d)
+			p.skip[strings.ToLower(d.name)] = true
+		}
+	}
+	p.hide = map[string]bool{}
+	for _, name := range proxyHiddenHeaders {
+		p.hide[strings.ToLower(name)] = true
+	}
+	for _, name := range p.HideHeaders {
+		p.hide[strings.ToLower(name)] = true
+	}
+	for _, name := range p.PassHeaders {
+		delete(p.hide, strings.ToLower(name))
+	}
 }

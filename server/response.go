@@ -73,6 +73,11 @@ func (h *fields) del(name string, from int) {
 var outside = [...]string{"Server", "Date", "Content-Type", "Content-Length", "Last-Modified", "Location"}
 
 func (w *response) isOutside(f field) bool {
+	// A backend's Last-Modified, and the Server and Date that
+	// proxy_pass_header lets through, keep their place.
+	if w.upstream && (sameName(f.name, "Last-Modified") || w.passed(f.name)) {
+		return false
+	}
 	for _, o := range outside {
 		if sameName(o, f.name) {
 			return o != "Location" || w.absoluteLocation(f.value)
@@ -145,6 +150,19 @@ type response struct {
 	gz   *gzip.Writer
 	// precompressed says the file is gzip_static's ".gz".
 	precompressed bool
+	// upstream says the answer is a backend's, passedServer and
+	// passedDate that its Server and Date are passed on (instead of
+	// edge's); statusLine is its status line ("200 Fine"), sent for its
+	// status.
+	upstream                 bool
+	passedServer, passedDate bool
+	statusLine               string
+}
+
+// passed says a backend's header of that name takes the place of
+// edge's own.
+func (w *response) passed(name string) bool {
+	return w.passedServer && sameName(name, "Server") || w.passedDate && sameName(name, "Date")
 }
 
 // Header is the answer's headers, to change before WriteHeader.
@@ -172,7 +190,9 @@ func (w *response) WriteHeader(code int) {
 	c.outBuffer()
 	b := c.out
 	b = append(b, "HTTP/1.1 "...)
-	if line, ok := statusLines[code]; ok {
+	if w.statusLine != "" && w.statusLine[:3] == strconv.Itoa(code) {
+		b = append(b, w.statusLine...)
+	} else if line, ok := statusLines[code]; ok {
 		b = append(b, line...)
 	} else {
 		b = strconv.AppendInt(b, int64(code), 10)
@@ -200,7 +220,7 @@ func (w *response) WriteHeader(code int) {
 			}
 			b, found = appendField(b, name, v), true
 		}
-		if !found && name == "Date" {
+		if !found && name == "Date" && !w.passedDate {
 			b = appendField(b, "Date", dateHeader(time.Now()))
 		}
 	}

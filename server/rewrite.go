@@ -350,7 +350,7 @@ func (rq *request) runCodes(codes []rewriteCode, o *outcome) bool {
 		case c.set != nil:
 			value := c.set.value.String(rq)
 			if c.set.v.name == "args" {
-				rq.args = value
+				rq.args, rq.uriChanged = value, true
 				continue
 			}
 			rq.set(c.set.v, value)
@@ -406,10 +406,10 @@ func (rq *request) rewrite(rule *rewriteRule, o *outcome) bool {
 	if rq.rewriteLog {
 		rq.log(errlog.Notice, `rewritten data: "%s", args: "%s"`, uri, rq.args)
 	}
-	rq.uri = uri
+	rq.uri, rq.uriChanged = uri, true
 	o.changed = true
 	if rule.brk {
-		o.brk = true
+		o.brk, rq.locationLost = true, true
 	}
 	return rule.stop
 }

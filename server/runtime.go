@@ -29,8 +29,9 @@ type Runtime struct {
 	files     map[string]*logFile // the log files, by path
 	buffered  map[*logFile]*bufferedLog
 	syslogs   []*syslogPeer
-	mainLog   []*errlog.Logger // the main level's error logs
-	prev      *Runtime         // while compiling a reload: the Runtime in force
+	mainLog   []*errlog.Logger  // the main level's error logs
+	groups    map[string]*group // the upstreams, by lower-case name
+	prev      *Runtime          // while compiling a reload: the Runtime in force
 
 	// active counts the requests running on this Runtime; once it is
 	// retired (another is in force) and they have ended, its files close.
@@ -163,6 +164,9 @@ func build(m *MainConf, prev *Runtime) (*Runtime, error) {
 				}
 			}
 		}
+		if err := rt.compileGroups(m.HTTP, prev); err != nil {
+			return nil, err
+		}
 	}
 	if err := openLogFiles(m, prev); err != nil {
 		return nil, err
@@ -213,7 +217,7 @@ func serve(w *response, rq *request, srv *ServerConf) {
 			return
 		}
 		if rq.restart {
-			rq.restart = false
+			rq.restart, rq.uriChanged = false, true
 			if o := runRewrite(srv.Loc.Rewrite, rq); o.ret != nil || o.redirect != nil {
 				if finish(w, rq, o) {
 					continue

@@ -70,11 +70,15 @@ func (rq *request) mapPath(loc *LocationConf) (path string, rootLen int) {
 const internalRedirect = -1
 
 // content is the content phase for a location without a return: the
-// index module for a URI ending in "/", else the static module. It
+// proxy module where it proxies, else the index module for a URI
+// ending in "/", else the static module. It
 // returns 0 when it answered, internalRedirect, or the error status for
 // the request to finish with (error_page applies).
 func content(w *response, rq *request) int {
 	loc := rq.loc
+	if loc.Proxy.pass != nil {
+		return rq.proxy(w)
+	}
 	allowed := rq.method == http.MethodGet || rq.method == http.MethodHead || rq.method == http.MethodPost
 	if strings.HasSuffix(rq.uri, "/") {
 		if !allowed {

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
+	"sync/atomic"
 
 	"edge/internal/conf"
 	"edge/parser"
@@ -10,8 +13,25 @@ import (
 
 // The upstream {} block's directives, read into an upstream.Conf as
 // nginx's upstream modules read them (ngx_http_upstream_server and the
-// balancers' handlers). Proxying to them is still pending (issue #6):
-// these checks make `edge -t` judge upstream blocks as nginx does.
+// balancers' handlers), and the groups of peers a Runtime proxies to:
+// the upstream blocks, and the implicit one-server upstream of a
+// proxy_pass naming an address. A group's peer state (failures,
+// connections, the keep-alive cache) passes from a Runtime to the next
+// while the group's servers stay the same.
+
+// UpstreamCommands are the directives of the upstream block and its
+// balancers.
+var UpstreamCommands = []conf.Command{
+	{Name: "server", Type: conf.HTTPUps | conf.OneMore, Module: "ngx_http_upstream_module", Set: setUpstreamServer},
+	{Name: "hash", Type: conf.HTTPUps | conf.Take12, Module: "ngx_http_upstream_hash_module", Set: setUpstreamHash},
+	{Name: "ip_hash", Type: conf.HTTPUps | conf.NoArgs, Module: "ngx_http_upstream_ip_hash_module", Set: setUpstreamMethod},
+	{Name: "keepalive", Once: true, Type: conf.HTTPUps | conf.Take1, Module: "ngx_http_upstream_keepalive_module", Set: setUpstreamKeepalive},
+	{Name: "keepalive_time", Once: true, Type: conf.HTTPUps | conf.Take1, Module: "ngx_http_upstream_keepalive_module", Set: setUpstreamKeepaliveTime},
+	{Name: "keepalive_timeout", Once: true, Type: conf.HTTPUps | conf.Take1, Module: "ngx_http_upstream_keepalive_module", Set: setUpstreamKeepaliveTime},
+	{Name: "keepalive_requests", Once: true, Type: conf.HTTPUps | conf.Take1, Module: "ngx_http_upstream_keepalive_module", Set: setUpstreamKeepaliveRequests},
+	{Name: "least_conn", Type: conf.HTTPUps | conf.NoArgs, Module: "ngx_http_upstream_least_conn_module", Set: setUpstreamMethod},
+	{Name: "random", Type: conf.HTTPUps | conf.NoArgs | conf.Take12, Module: "ngx_http_upstream_random_module", Set: setUpstreamRandom},
+}
 
 // upsOf is the upstream block being read.
 func upsOf(s *conf.Scope) *upstream.Conf { return lv(s).ups }
@@ -69,6 +89,28 @@ func setUpstreamRandom(s *conf.Scope, d *parser.Directive) error {
 	return nil
 }
 
+func setUpstreamKeepaliveTime(s *conf.Scope, d *parser.Directive) error {
+	v, err := conf.ParseTime(d.Args[0].Value, false)
+	if err != nil {
+		return conf.Tail("invalid value")
+	}
+	if d.Name == "keepalive_time" {
+		upsOf(s).KeepaliveTime = v
+	} else {
+		upsOf(s).KeepaliveTimeout = v
+	}
+	return nil
+}
+
+func setUpstreamKeepaliveRequests(s *conf.Scope, d *parser.Directive) error {
+	n, err := conf.ParseNumber(d.Args[0].Value)
+	if err != nil {
+		return conf.Tail("invalid number")
+	}
+	upsOf(s).KeepaliveRequests = int(n)
+	return nil
+}
+
 func setUpstreamKeepalive(s *conf.Scope, d *parser.Directive) error {
 	n, err := strconv.Atoi(d.Args[0].Value)
 	if err != nil || n <= 0 || d.Args[0].Value[0] < '0' || d.Args[0].Value[0] > '9' {
@@ -92,4 +134,122 @@ func (h *HTTPConf) checkUpstreams() error {
 		}
 	}
 	return nil
+}
+
+// group is an upstream a Runtime proxies to.
+type group struct {
+	name string
+	conf *upstream.Conf
+	// key is hash's key compiled; ring its consistent points.
+	key   *template
+	ring  *upstream.Ring
+	state *groupState
+}
+
+// groupState is what outlives a Runtime: the peers with their passive
+// health, and the idle connections.
+type groupState struct {
+	sig   string // the servers and method it was made for
+	peers *upstream.Peers
+	pool  *upstream.Pool
+	// owner is the last Runtime that took it; the pool closes when
+	// that one ends.
+	owner atomic.Pointer[Runtime]
+}
+
+// signature says which upstream blocks are the same for their state.
+func signature(u *upstream.Conf) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%s|%d|%v|%d|%d|%d", u.Name, u.Method, u.Keepalive, u.Two,
+		u.KeepaliveTimeout, u.KeepaliveRequests, u.KeepaliveTime)
+	for _, s := range u.Servers {
+		fmt.Fprintf(&b, "|%+v", *s)
+	}
+	return b.String()
+}
+
+// compileGroups makes the groups of h's upstream blocks and of its
+// proxy_pass addresses, taking over prev's state where it fits.
+func (rt *Runtime) compileGroups(h *HTTPConf, prev *Runtime) error {
+	rt.groups = map[string]*group{}
+	add := func(u *upstream.Conf) (*group, error) {
+		g := &group{name: u.Name, conf: u}
+		if u.Method == "hash" {
+			t, err := h.compileTemplate(u.Key, u.Pos)
+			if err != nil {
+				return nil, err
+			}
+			g.key = t
+		}
+		sig := signature(u)
+		if prev != nil {
+			if old := prev.groups[strings.ToLower(u.Name)]; old != nil && old.state.sig == sig {
+				g.state = old.state
+			}
+		}
+		if g.state == nil {
+			g.state = &groupState{sig: sig, peers: u.Peers(), pool: u.NewPool()}
+		}
+		if u.Consistent {
+			g.ring = upstream.NewRing(g.state.peers)
+		}
+		rt.groups[strings.ToLower(u.Name)] = g
+		return g, nil
+	}
+	for _, u := range h.Upstreams {
+		if _, err := add(u); err != nil {
+			return err
+		}
+	}
+	for _, pp := range h.proxyPasses {
+		if pp.Vars != nil {
+			continue
+		}
+		if g := rt.groups[strings.ToLower(pp.Host)]; g != nil && g.conf.Pos != (parser.Pos{}) {
+			pp.group = g
+			continue
+		}
+		// An address: nginx's implicit upstream of one server (a name
+		// is resolved at each connection, see docs/differences.md).
+		addr := pp.Host
+		if pp.Port != "" {
+			addr += ":" + pp.Port
+		} else if !strings.HasPrefix(pp.Host, "unix:") {
+			addr += ":" + pp.defaultPort()
+		}
+		if g := rt.groups[strings.ToLower(addr)]; g != nil {
+			pp.group = g
+			continue
+		}
+		u := upstream.NewConf(addr, parser.Pos{})
+		srv, err := u.ParseServer([]string{addr})
+		if err != nil {
+			return parser.Errorf(pp.Pos, "%s", err.Error())
+		}
+		u.Servers = []*upstream.Server{srv}
+		g, err := add(u)
+		if err != nil {
+			return err
+		}
+		pp.group = g
+	}
+	return nil
+}
+
+// adoptGroups makes rt the owner of its groups' state, once it is in
+// force.
+func (rt *Runtime) adoptGroups() {
+	for _, g := range rt.groups {
+		g.state.owner.Store(rt)
+	}
+}
+
+// closeGroups closes the idle connections of the groups no later
+// Runtime took over.
+func (rt *Runtime) closeGroups() {
+	for _, g := range rt.groups {
+		if g.state.pool != nil && g.state.owner.Load() == rt {
+			g.state.pool.Close()
+		}
+	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -94,6 +95,8 @@ func (t *varTable) finish(captures map[string]bool) error {
 			// A builtin may have a slot too ("set $args"): a value set
 			// wins over the computed one.
 			r.get = builtinVars[r.name]
+		case proxyVars[r.name] != nil:
+			r.get = proxyVars[r.name]
 		case r.slot >= 0:
 		case captures[r.name]:
 			name := r.name
@@ -154,6 +157,13 @@ type request struct {
 	vals         []string
 	have         []bool
 	match        *regexMatch // the last regex match: captures
+	// uriChanged says the URI is no longer the request's (nginx's
+	// valid_unparsed_uri = 0: a rewrite, an internal redirect, "set
+	// $args"); locationLost that a "rewrite … break" changed it
+	// (valid_location = 0: proxy_pass's URI part no longer applies).
+	uriChanged, locationLost bool
+	// prx is the upstream side of a proxied request.
+	prx *proxyRun
 }
 
 // reset makes the connection's request ready for the next head, keeping
@@ -284,7 +294,7 @@ var builtinVars = map[string]func(rq *request) string{
 		if rq.statusCode == 0 {
 			return "000"
 		}
-		return strconv.Itoa(rq.status(rq.statusCode))
+		return fmt.Sprintf("%03d", rq.status(rq.statusCode))
 	},
 	"document_root": func(rq *request) string { root, n := rq.mapPath(rq.loc); return root[:n] },
 	"realpath_root": func(rq *request) string {
@@ -381,16 +391,14 @@ var knownVars = func() map[string]bool {
 		sent_http_cache_control sent_http_link limit_rate connection connection_requests
 		connection_time tcpinfo_rtt tcpinfo_rttvar tcpinfo_snd_cwnd tcpinfo_rcv_space
 		msie modern_browser ancient_browser fastcgi_script_name fastcgi_path_info
-		grpc_internal_trailers limit_conn_status limit_req_status proxy_host proxy_port
-		proxy_add_x_forwarded_for proxy_add_via proxy_internal_body_length proxy_internal_chunked
+		grpc_internal_trailers limit_conn_status limit_req_status proxy_add_via
 		realip_remote_addr realip_remote_port date_local date_gmt ssl_protocol ssl_cipher ssl_ciphers
 		ssl_curve ssl_curves ssl_session_id ssl_session_reused ssl_early_data ssl_server_name
 		ssl_alpn_protocol ssl_client_cert ssl_client_raw_cert ssl_client_escaped_cert ssl_client_s_dn
 		ssl_client_i_dn ssl_client_s_dn_legacy ssl_client_i_dn_legacy ssl_client_serial
 		ssl_client_fingerprint ssl_client_verify ssl_client_v_start ssl_client_v_end
 		ssl_client_v_remain connections_active connections_reading connections_writing
-		connections_waiting upstream_addr upstream_status upstream_connect_time upstream_header_time
-		upstream_response_time upstream_response_length upstream_bytes_received upstream_bytes_sent
+		connections_waiting upstream_response_length upstream_bytes_received upstream_bytes_sent
 		upstream_cache_status upstream_cache_last_modified upstream_cache_etag http2 gzip_ratio
 		uid_got uid_set uid_reset secure_link secure_link_expires invalid_referer slice_range`) {
 		m[n] = true

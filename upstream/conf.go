@@ -26,8 +26,13 @@ type Conf struct {
 	// Two is random's "two", picking by TwoMethod ("least_conn").
 	Two       bool
 	TwoMethod string
-	// Keepalive is the number of idle connections kept (0: none).
-	Keepalive int
+	// Keepalive is the number of idle connections kept (0: none);
+	// KeepaliveTimeout, KeepaliveRequests and KeepaliveTime bound each
+	// (0: nginx's defaults, 60s, 1000 and 1h).
+	Keepalive         int
+	KeepaliveTimeout  time.Duration
+	KeepaliveRequests int
+	KeepaliveTime     time.Duration
 	// params are the server parameters the method takes.
 	params param
 }
@@ -172,6 +177,24 @@ func atoi(s string) (int, bool) {
 	}
 	n, err := strconv.Atoi(s)
 	return n, err == nil
+}
+
+// NewPool is the block's keep-alive cache, nil without keepalive.
+func (c *Conf) NewPool() *Pool {
+	if c.Keepalive == 0 {
+		return nil
+	}
+	p := &Pool{Max: c.Keepalive, Timeout: 60 * time.Second, Requests: 1000, Lifetime: time.Hour}
+	if c.KeepaliveTimeout > 0 {
+		p.Timeout = c.KeepaliveTimeout
+	}
+	if c.KeepaliveRequests > 0 {
+		p.Requests = c.KeepaliveRequests
+	}
+	if c.KeepaliveTime > 0 {
+		p.Lifetime = c.KeepaliveTime
+	}
+	return p
 }
 
 // Peers makes the peers of the block's servers, primaries and backups

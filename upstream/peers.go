@@ -175,8 +175,10 @@ func (t *Try) Current() *Peer { return t.current }
 
 // Free reports how the peer in use did (ngx_http_upstream_free_round_robin_peer):
 // a failure counts against it, and weighs it down until it recovers;
-// a success after a failed check marks it live again.
-func (t *Try) Free(failed bool) {
+// a success after a failed check marks it live again. It reports a
+// failure that leaves the peer with max_fails failures: nginx's
+// "upstream server temporarily disabled".
+func (t *Try) Free(failed bool) (disabled bool) {
 	t.all.mu.Lock()
 	defer t.all.mu.Unlock()
 	peer := t.current
@@ -187,7 +189,7 @@ func (t *Try) Free(failed bool) {
 	peer.conns--
 	if t.peers.single {
 		t.Tries = 0
-		return
+		return false
 	}
 	if failed {
 		now := t.all.clock()
@@ -195,6 +197,7 @@ func (t *Try) Free(failed bool) {
 		peer.accessed, peer.checked = now, now
 		if peer.MaxFails > 0 {
 			peer.effectiveWeight -= peer.Weight / peer.MaxFails
+			disabled = peer.fails >= peer.MaxFails
 		}
 		if peer.effectiveWeight < 0 {
 			peer.effectiveWeight = 0
@@ -205,4 +208,5 @@ func (t *Try) Free(failed bool) {
 	if t.Tries > 0 {
 		t.Tries--
 	}
+	return disabled
 }

@@ -106,3 +106,13 @@ func closedByPeer(c net.Conn) bool {
 	})
 	return readable
 }
+
+// Close closes the idle connections: the pool is no longer used.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for e := p.idle.Front(); e != nil; e = e.Next() {
+		e.Value.(*Idle).Conn.Close()
+	}
+	p.idle.Init()
+}

@@ -65,7 +65,7 @@ http {
 // http1Cases are raw requests; "$HOST" is replaced by the server's
 // address. Each ends the connection (Connection: close, an error, or
 // HTTP/1.0) unless it says otherwise.
-var http1Cases = []struct{ name, req string }{
+var http1Cases = []exchange{
 	{"plain", "GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"head", "HEAD /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"http10", "GET /a.txt HTTP/1.0\r\n\r\n"},
@@ -208,20 +208,7 @@ func TestHTTP1(t *testing.T) {
 		return func(port int) string { return fmt.Sprintf(http1Conf, port, dir, name) }
 	}
 	nport, eport := startServer(t, nginx, "nginx", dir, conf("nginx")), startServer(t, edgeBin, "edge", dir, conf("edge"))
-	for _, c := range http1Cases {
-		var n, e string
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			n = unbrand(rawExchange(t, nport, c.req), "nginx/"+server.NginxVersion, nport)
-		}()
-		go func() { defer wg.Done(); e = unbrand(rawExchange(t, eport, c.req), "edge/"+server.Version, eport) }()
-		wg.Wait()
-		if n != e {
-			t.Errorf("%s:\nnginx:\n%s\nedge:\n%s", c.name, n, e)
-		}
-	}
+	compareExchanges(t, nport, eport, http1Cases, nil)
 	time.Sleep(100 * time.Millisecond)
 	// nginx cuts lines at 2048 bytes, the pid and connection number in
 	// them included: compare what both servers write whole.
@@ -302,6 +289,32 @@ func unbrand(s, name string, port int) string {
 	}
 	b.WriteString(strings.ReplaceAll(s, name, "SERVER"))
 	return strings.ReplaceAll(b.String(), fmt.Sprintf(":%d", port), ":PORT") + "\n[" + end
+}
+
+// exchange is a raw request sent to both servers.
+type exchange struct{ name, req string }
+
+// compareExchanges sends each request to nginx and to edge at once, on
+// new connections, and compares the answers once unbranded and masked.
+func compareExchanges(t *testing.T, nport, eport int, cases []exchange, mask func(string) string) {
+	t.Helper()
+	for _, c := range cases {
+		var n, e string
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			n = unbrand(rawExchange(t, nport, c.req), "nginx/"+server.NginxVersion, nport)
+		}()
+		go func() { defer wg.Done(); e = unbrand(rawExchange(t, eport, c.req), "edge/"+server.Version, eport) }()
+		wg.Wait()
+		if mask != nil {
+			n, e = mask(n), mask(e)
+		}
+		if n != e {
+			t.Errorf("%s:\nnginx:\n%s\nedge:\n%s", c.name, n, e)
+		}
+	}
 }
 
 var dateHeader = regexp.MustCompile(`(?m)^Date: .*\r$`)

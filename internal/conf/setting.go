@@ -101,6 +101,17 @@ func BufsSlot(f Field[Bufs]) func(*Scope, *parser.Directive) error {
 	}
 }
 
+// NumSlot is ngx_conf_set_num_slot.
+func NumSlot(f Field[int64]) func(*Scope, *parser.Directive) error {
+	return func(s *Scope, d *parser.Directive) error {
+		v, err := ParseNumber(d.Args[0].Value)
+		if err != nil {
+			return Tail("invalid number")
+		}
+		return f(s).Put(v, d)
+	}
+}
+
 // StrSlot is ngx_conf_set_str_slot.
 func StrSlot(f Field[string]) func(*Scope, *parser.Directive) error {
 	return func(s *Scope, d *parser.Directive) error {

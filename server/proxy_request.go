@@ -1,0 +1,831 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"edge/internal/errlog"
+	"edge/parser"
+	"edge/upstream"
+)
+
+// The proxy module's content handler (ngx_http_proxy_handler and the
+// upstream machinery of ngx_http_upstream.c it drives): the request
+// made as nginx makes it, a peer picked and connected, the answer's
+// head read and passed on, its body copied. What the backend sees and
+// what the client gets are compared with nginx's by integration/diff.
+
+// proxyBufs are the buffers answers' bodies are copied through.
+var proxyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// proxyRun is a proxied request's upstream side: its variables
+// ($upstream_*, $proxy_host…) and the "upstream:" of its log lines.
+type proxyRun struct {
+	p          *ProxyConf
+	g          *group
+	scheme     string // "http" or "https"
+	hostHeader string // $proxy_host
+	port       string // $proxy_port
+	uri        string // the URI sent
+	// bodyLength is $proxy_internal_body_length (-1: no body sent).
+	bodyLength int64
+	body       []byte
+	// tries are the peers tried, in order; peer is the one in use.
+	tries []upstreamTry
+	peer  string
+	// redirected says an error_page took the request elsewhere: the
+	// proxy module's variables are gone (nginx clears module contexts),
+	// the upstream's stay.
+	redirected bool
+}
+
+// upstreamTry is one peer tried: $upstream_addr, $upstream_status and
+// the times.
+type upstreamTry struct {
+	addr                      string
+	status                    int
+	connect, header, response time.Duration // -1: not reached
+	start                     time.Time
+}
+
+// proxy answers rq from an upstream: a status for the core to finish
+// (an error page), or 0 when it answered.
+func (rq *request) proxy(w *response) int {
+	p := &rq.loc.Proxy
+	pr := &proxyRun{p: p, bodyLength: -1}
+	rq.prx = pr
+	pass := p.pass
+	uriPart, hasURI := pass.URI, pass.URI != ""
+	pr.g, pr.hostHeader, pr.port, pr.scheme = pass.group, pass.hostHeader, pass.port, pass.Scheme
+	if pass.Vars != nil {
+		if code := rq.proxyVars(pr, pass, &uriPart, &hasURI); code != 0 {
+			return code
+		}
+	}
+	pr.uri = rq.proxyURI(pass, uriPart, hasURI)
+	if code := rq.readBody(pr); code != 0 {
+		return code
+	}
+	return rq.proxyTries(w, pr)
+}
+
+// proxyVars makes the target of a proxy_pass with variables: an
+// upstream block by name, or an address.
+func (rq *request) proxyVars(pr *proxyRun, pass *ProxyPass, uriPart *string, hasURI *bool) int {
+	url := pass.Vars.String(rq)
+	p := &ProxyPass{URL: url}
+	if err := p.parseURL(); err != nil {
+		if p.Scheme == "" {
+			rq.log(errlog.Error, `invalid URL prefix in "%s"`, url)
+		} else {
+			rq.log(errlog.Error, "%s", err.Error())
+		}
+		return http.StatusInternalServerError
+	}
+	pr.scheme = p.Scheme
+	p.setHost()
+	pr.hostHeader, pr.port = p.hostHeader, p.port
+	*uriPart, *hasURI = p.URI, p.URI != ""
+	rt := rq.c.l.rt
+	if g := rt.groups[strings.ToLower(p.Host)]; g != nil && g.conf.Pos.File != "" && p.Port == "" {
+		pr.g = g
+		return 0
+	}
+	// An address: nginx resolves a name only with a resolver.
+	host := strings.Trim(p.Host, "[]")
+	if _, err := netip.ParseAddr(host); err != nil && !strings.HasPrefix(p.Host, "unix:") {
+		rq.log(errlog.Error, "no resolver defined to resolve %s", host)
+		return http.StatusBadGateway
+	}
+	addr := p.Host
+	if !strings.HasPrefix(addr, "unix:") {
+		addr += ":" + ifElse(p.Port != "", p.Port, p.defaultPort())
+	}
+	u := upstream.NewConf(addr, pass.Pos)
+	srv, err := u.ParseServer([]string{addr})
+	if err != nil {
+		rq.log(errlog.Error, "%s", err.Error())
+		return http.StatusInternalServerError
+	}
+	u.Servers = []*upstream.Server{srv}
+	pr.g = &group{name: addr, conf: u, state: &groupState{peers: u.Peers()}}
+	return 0
+}
+
+// proxyURI is the URI sent, as ngx_http_proxy_create_request makes it:
+// a URI part of a proxy_pass with variables as it is; the request's
+// own URI when it did not change and no URI part replaces the
+// location's name; else the (escaped) URI with the URI part in place of
+// the location's name, unless a "rewrite … break" took the location's
+// name away, and the arguments.
+func (rq *request) proxyURI(pass *ProxyPass, uriPart string, hasURI bool) string {
+	if pass.Vars != nil && hasURI {
+		return uriPart
+	}
+	if !hasURI && !rq.uriChanged {
+		return rq.in.requestURI
+	}
+	locLen := 0
+	var b strings.Builder
+	if !rq.locationLost {
+		if hasURI {
+			locLen = min(len(pass.location), len(rq.uri))
+		}
+		b.WriteString(uriPart)
+	}
+	rest := rq.uri[locLen:]
+	if rq.internal || strings.IndexByte(rq.in.requestURI, '%') >= 0 {
+		rest = escapeURI(rest)
+	}
+	b.WriteString(rest)
+	if rq.args != "" {
+		b.WriteByte('?')
+		b.WriteString(rq.args)
+	}
+	return b.String()
+}
+
+// readBody reads the request body whole before the backend is chosen
+// (proxy_request_buffering on; nginx's ngx_http_read_client_request_body),
+// so that a slow client never holds a backend. A status refuses the
+// request; a client gone or too slow closes the connection unanswered.
+func (rq *request) readBody(pr *proxyRun) int {
+	c := rq.c
+	if !pr.p.PassRequestBody.Value {
+		return 0
+	}
+	if c.bodyLeft == 0 && !c.bodyChunked {
+		if rq.in.contentLength == 0 {
+			pr.bodyLength = 0
+		}
+		return 0
+	}
+	rq.sendContinue()
+	if err := c.flush(); err != nil {
+		return rq.clientGone(err, "reading client request body")
+	}
+	limit := rq.loc.ClientMaxBodySize.Value
+	var body []byte
+	if c.bodyLeft > 0 {
+		body = make([]byte, 0, c.bodyLeft)
+	}
+	c.setReadDeadline(rq.loc.ClientBodyTimeout.Value)
+	for c.bodyLeft > 0 || c.bodyChunked {
+		if c.r == c.n {
+			if err := c.fill(readBufSize); err != nil {
+				return rq.clientGone(err, "reading client request body")
+			}
+			c.setReadDeadline(rq.loc.ClientBodyTimeout.Value)
+		}
+		if !c.bodyChunked {
+			n := int(min(int64(c.n-c.r), c.bodyLeft))
+			body = append(body, c.buf[c.r:c.r+n]...)
+			c.r += n
+			c.bodyLeft -= int64(n)
+			continue
+		}
+		n, piece, done, ok := c.chunk.Next(c.buf[c.r:c.n])
+		if !ok {
+			rq.log(errlog.Info, "client sent invalid chunked body")
+			c.bodyChunked = false
+			rq.rw.close = true
+			return http.StatusBadRequest
+		}
+		c.r += n
+		body = append(body, piece...)
+		if limit > 0 && int64(len(body)) > limit {
+			rq.log(errlog.Error, "client intended to send too large chunked body: %d bytes", len(body))
+			c.bodyChunked = false
+			rq.rw.close = true
+			return http.StatusRequestEntityTooLarge
+		}
+		if done {
+			c.bodyChunked = false
+		}
+	}
+	pr.body, pr.bodyLength = body, int64(len(body))
+	return 0
+}
+
+// clientGone ends a request whose client closed, reset or stopped
+// sending: nginx logs it at info and closes without an answer (408 in
+// the access log for a timeout, else 400; 499 once the backend was
+// asked).
+func (rq *request) clientGone(err error, while string) int {
+	rq.c.closed = true
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		rq.log(errlog.Info, "client timed out (110: Connection timed out) while %s", while)
+		rq.statusCode = http.StatusRequestTimeout
+	case errors.Is(err, io.EOF):
+		rq.log(errlog.Info, "client prematurely closed connection while %s", while)
+		rq.statusCode = http.StatusBadRequest
+	default:
+		rq.log(errlog.Info, "recv() failed%s while %s", parser.Errno(err), while)
+		rq.statusCode = http.StatusBadRequest
+	}
+	return 0
+}
+
+// proxyHead is the request head sent to the backend.
+func (rq *request) proxyHead(pr *proxyRun) []byte {
+	p := pr.p
+	b := make([]byte, 0, 512)
+	if p.Method.Value != nil {
+		b = p.Method.Value.eval(rq, b)
+	} else {
+		b = append(b, rq.method...)
+	}
+	b = append(b, ' ')
+	b = append(b, pr.uri...)
+	b = append(b, " HTTP/"...)
+	b = append(b, p.HTTPVersion.Value...)
+	b = append(b, "\r\n"...)
+	for _, h := range p.headers {
+		if h.value == nil {
+			continue
+		}
+		mark := len(b)
+		b = append(b, h.name...)
+		b = append(b, ": "...)
+		vstart := len(b)
+		b = h.value.eval(rq, b)
+		if len(b) == vstart {
+			b = b[:mark] // an empty value is not sent
+			continue
+		}
+		b = append(b, "\r\n"...)
+	}
+	if p.PassRequestHeaders.Value {
+		for _, f := range rq.in.headers {
+			if p.skip[strings.ToLower(f.name)] {
+				continue
+			}
+			b = append(b, f.name...)
+			b = append(b, ": "...)
+			b = append(b, f.value...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	return append(b, "\r\n"...)
+}
+
+// proxyTries picks peers and asks them until one answers, as
+// proxy_next_upstream allows; the answer is then passed on.
+func (rq *request) proxyTries(w *response, pr *proxyRun) int {
+	p := pr.p
+	g := pr.g
+	head := rq.proxyHead(pr)
+	try := g.state.peers.NewTry()
+	if n := int(p.NextUpstreamTries.Value); n > 0 && try.Tries > n {
+		try.Tries = n
+	}
+	start := time.Now()
+	for {
+		peer := rq.pick(g, try)
+		if peer == nil {
+			rq.log(errlog.Error, "no live upstreams while connecting to upstream")
+			pr.tries = append(pr.tries, upstreamTry{addr: g.name, status: http.StatusBadGateway, connect: -1, header: -1, response: -1})
+			return rq.proxyFail(http.StatusBadGateway)
+		}
+		t := upstreamTry{addr: peer.Name, start: time.Now(), connect: -1, header: -1, response: -1}
+		pr.peer = peer.Name
+		uc, ft, err := rq.exchange(pr, g, peer.Name, head, &t)
+		// ngx_http_upstream_next: another peer, if the failure is one
+		// proxy_next_upstream names, time is left, and the request may
+		// be sent again.
+		mask := p.NextUpstream.Value
+		allowed := mask&ft.bit() != 0 &&
+			(p.NextUpstreamTimeout.Value == 0 || time.Since(start) < p.NextUpstreamTimeout.Value) &&
+			(idempotent(rq.method) || mask&nextNonIdempotent != 0 || t.connect < 0)
+		// An answer is passed on, even one whose status
+		// proxy_next_upstream names when no other peer may be tried
+		// (ngx_http_upstream_test_next).
+		if err == nil || uc != nil && !(allowed && try.Tries > 1) {
+			pr.tries = append(pr.tries, t)
+			try.Free(false)
+			return rq.proxyAnswer(w, pr, uc)
+		}
+		status := http.StatusBadGateway
+		if ft == failTimeout || ft == failConnectTimeout {
+			status = http.StatusGatewayTimeout
+		}
+		if t.status == 0 {
+			t.status = status
+		}
+		t.response = time.Since(t.start)
+		pr.tries = append(pr.tries, t)
+		if uc != nil {
+			uc.conn.Close()
+		}
+		if try.Free(ft != failHTTP404 && ft != failHTTP403) {
+			rq.log(errlog.Warn, "upstream server temporarily disabled while %s upstream", ft.while())
+		}
+		if !allowed || try.Tries == 0 {
+			return rq.proxyFail(status)
+		}
+	}
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPatch, "LOCK":
+		return false
+	}
+	return true
+}
+
+// proxyFail answers a request no peer answered: 502 or 504, which
+// error_page may take.
+func (rq *request) proxyFail(status int) int {
+	rq.prx.peer = ""
+	return status
+}
+
+// failure is why a peer failed (nginx's NGX_HTTP_UPSTREAM_FT_*).
+type failure uint8
+
+const (
+	failNone failure = iota
+	failError
+	failTimeout
+	failInvalidHeader
+	failHTTP500
+	failHTTP502
+	failHTTP503
+	failHTTP504
+	failHTTP403
+	failHTTP404
+	failHTTP429
+	// The connection failed, or timed out: errors and timeouts too.
+	failConnect
+	failConnectTimeout
+)
+
+// while is the log's context of a failure: what nginx was doing.
+func (f failure) while() string {
+	if f == failConnect {
+		return "connecting to"
+	}
+	return "reading response header from"
+}
+
+func (f failure) bit() nextUpstream {
+	return [...]nextUpstream{0, nextError, nextTimeout, nextInvalidHeader, next500, next502, next503, next504, next403, next404, next429, nextError, nextTimeout}[f]
+}
+
+func statusFailure(code int) failure {
+	switch code {
+	case 500:
+		return failHTTP500
+	case 502:
+		return failHTTP502
+	case 503:
+		return failHTTP503
+	case 504:
+		return failHTTP504
+	case 403:
+		return failHTTP403
+	case 404:
+		return failHTTP404
+	case 429:
+		return failHTTP429
+	}
+	return failNone
+}
+
+// upstreamAnswer is a backend's answer whose head was read.
+type upstreamAnswer struct {
+	conn *upstream.Conn
+	head upstream.Head
+}
+
+// exchange sends the request to peer and reads the answer's head. A
+// failure is logged as nginx logs it; an answer whose status
+// proxy_next_upstream names comes back with its failure, for the
+// caller to pass on when it is the last.
+func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t *upstreamTry) (*upstreamAnswer, failure, error) {
+	p := pr.p
+	var uc *upstream.Conn
+	pool := g.state.pool
+	for {
+		if pool != nil {
+			if idle := pool.Get(peer); idle != nil {
+				uc = &upstream.Conn{Conn: idle.Conn, Peer: peer, Requests: idle.Requests, Born: idle.Born, Reused: true}
+			}
+		}
+		if uc == nil {
+			nc, err := upstream.Dial(context.Background(), peer, p.ConnectTimeout.Value)
+			if err != nil {
+				var ce *upstream.ConnectError
+				if errors.As(err, &ce) && ce.Timeout {
+					rq.log(errlog.Error, "%s while connecting to upstream", err.Error())
+					return nil, failConnectTimeout, err
+				}
+				msg := err.Error()
+				if ce != nil && ce.Cause != "" {
+					msg += " (" + ce.Cause + ")"
+				}
+				rq.log(connectLevel(err), "%s while connecting to upstream", msg)
+				return nil, failConnect, err
+			}
+			if tc, ok := nc.(*net.TCPConn); ok {
+				tc.SetNoDelay(true)
+			}
+			if pr.scheme == "https" {
+				if nc, err = rq.handshake(nc, p); err != nil {
+					return nil, failConnect, err
+				}
+			}
+			uc = upstream.NewConn(nc, peer)
+		}
+		t.connect = time.Since(t.start)
+		err := rq.send(uc, p, head, pr.body)
+		if err == nil {
+			a := &upstreamAnswer{conn: uc}
+			err = uc.ReadHead(&a.head, p.ReadTimeout.Value, int(p.BufferSize.Value))
+			if err == nil {
+				t.header = time.Since(t.start)
+				t.status = a.head.Status
+				if a.head.HTTP09 {
+					t.status = http.StatusOK
+				}
+				if f := statusFailure(a.head.Status); f != failNone && p.NextUpstream.Value&f.bit() != 0 {
+					return a, f, errors.New("status")
+				}
+				return a, failNone, nil
+			}
+		}
+		uc.Close()
+		if uc.Reused && !isTimeout(err) {
+			// A kept connection the backend closed meanwhile: nginx
+			// tries again on a new one without counting it.
+			uc = nil
+			continue
+		}
+		return nil, rq.logUpstreamError(err), err
+	}
+}
+
+// handshake starts TLS with an https backend as nginx does by default:
+// without checking its certificate (proxy_ssl_verify off) and without
+// SNI (proxy_ssl_server_name off), within proxy_connect_timeout.
+func (rq *request) handshake(nc net.Conn, p *ProxyConf) (net.Conn, error) {
+	tc := tls.Client(nc, &tls.Config{InsecureSkipVerify: true})
+	tc.SetDeadline(time.Now().Add(p.ConnectTimeout.Value))
+	if err := tc.Handshake(); err != nil {
+		nc.Close()
+		rq.log(errlog.Error, "SSL_do_handshake() failed (%v) while SSL handshaking to upstream", err)
+		return nil, err
+	}
+	tc.SetDeadline(time.Time{})
+	return tc, nil
+}
+
+// connectLevel is ngx_event_connect_peer's: the errors a network gives
+// at error, the others (a missing socket, a permission) at crit.
+func connectLevel(err error) errlog.Level {
+	for _, e := range []syscall.Errno{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ENETDOWN,
+		syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.EHOSTUNREACH} {
+		if errors.Is(err, e) {
+			return errlog.Error
+		}
+	}
+	return errlog.Crit
+}
+
+func isTimeout(err error) bool {
+	var re *upstream.ReadError
+	return errors.As(err, &re) && re.Timeout || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// logUpstreamError logs a failed send or head read in nginx's words and
+// says what failure it is.
+func (rq *request) logUpstreamError(err error) failure {
+	var sendErr *sendError
+	switch {
+	case errors.As(err, &sendErr):
+		if errors.Is(sendErr.err, os.ErrDeadlineExceeded) {
+			rq.log(errlog.Error, "upstream timed out (110: Connection timed out) while sending request to upstream")
+			return failTimeout
+		}
+		rq.log(errlog.Error, "writev() failed%s while sending request to upstream", parser.Errno(sendErr.err))
+		return failError
+	case isTimeout(err):
+		rq.log(errlog.Error, "upstream timed out (110: Connection timed out) while reading response header from upstream")
+		return failTimeout
+	case errors.Is(err, upstream.ErrClosed):
+		rq.log(errlog.Error, "upstream prematurely closed connection while reading response header from upstream")
+		return failError
+	case errors.Is(err, upstream.ErrTooBig), errors.Is(err, upstream.ErrInvalidHeader), errors.Is(err, upstream.ErrBothLengths):
+		rq.log(errlog.Error, "%s while reading response header from upstream", err.Error())
+		return failInvalidHeader
+	}
+	rq.log(errlog.Error, "%s while reading response header from upstream", err.Error())
+	return failError
+}
+
+// sendError is a failed write of the request.
+type sendError struct{ err error }
+
+func (e *sendError) Error() string { return "send: " + e.err.Error() }
+
+// send writes the head and the body, each write within
+// proxy_send_timeout.
+func (rq *request) send(uc *upstream.Conn, p *ProxyConf, head, body []byte) error {
+	uc.SetWriteDeadline(time.Now().Add(p.SendTimeout.Value))
+	bufs := net.Buffers{head}
+	if len(body) > 0 {
+		bufs = append(bufs, body)
+	}
+	if _, err := bufs.WriteTo(uc.Conn); err != nil {
+		return &sendError{err}
+	}
+	return nil
+}
+
+// pick is the group's balancer.
+func (rq *request) pick(g *group, try *upstream.Try) *upstream.Peer {
+	u := g.conf
+	switch u.Method {
+	case "least_conn":
+		return try.LeastConn()
+	case "ip_hash":
+		addr, _ := netip.ParseAddr(rq.c.clientIP)
+		return try.IPHash(addr)
+	case "hash":
+		key := g.key.String(rq)
+		if g.ring != nil {
+			return try.Consistent(g.ring, key)
+		}
+		return try.Hash(key)
+	case "random":
+		return try.Random(u.Two)
+	}
+	return try.RoundRobin()
+}
+
+// redirect is the value of an answer's Location or Refresh (from
+// prefix on) after proxy_redirect.
+func (rq *request) redirect(pr *proxyRun, v string, prefix int) string {
+	for _, r := range pr.p.Redirects {
+		rest := v[prefix:]
+		if r.re != nil {
+			idx := r.re.match(rest)
+			if idx == nil {
+				continue
+			}
+			saved := rq.match
+			rq.match = &regexMatch{re: r.re, subject: rest, idx: idx}
+			to := r.to.String(rq)
+			rq.match = saved
+			return v[:prefix] + to
+		}
+		from := r.from.String(rq)
+		if strings.HasPrefix(rest, from) {
+			return v[:prefix] + r.to.String(rq) + rest[len(from):]
+		}
+	}
+	return v
+}
+
+// proxyAnswer passes the backend's answer on: its status line, its
+// headers but those nginx hides, its body.
+func (rq *request) proxyAnswer(w *response, pr *proxyRun, a *upstreamAnswer) int {
+	p := pr.p
+	h := &a.head
+	uc := a.conn
+	t := &pr.tries[len(pr.tries)-1]
+	if h.HTTP09 {
+		return rq.proxy09(w, pr, a)
+	}
+	// proxy_intercept_errors: an error status the location has an
+	// error_page for is answered by it.
+	if p.InterceptErrors.Value && h.Status >= 300 && rq.hasErrorPage(h.Status) {
+		uc.Close()
+		t.response = time.Since(t.start)
+		return h.Status
+	}
+	rq.sendContinue()
+	w.statusLine = h.StatusLine
+	w.upstream = true
+	hdr := w.Header()
+	for _, f := range h.Fields {
+		lname := strings.ToLower(f.Name)
+		switch {
+		case p.hide[lname]:
+			continue
+		case lname == "connection" || lname == "keep-alive" || lname == "transfer-encoding":
+			continue
+		case lname == "server":
+			w.passedServer = true
+		case lname == "date":
+			w.passedDate = true
+		case lname == "location" || lname == "refresh":
+			v := f.Value
+			if pr.p.Redirects != nil && !pr.p.RedirectOff {
+				prefix := 0
+				if lname == "refresh" {
+					i := strings.Index(strings.ToLower(v), "url=")
+					if i < 0 {
+						break
+					}
+					prefix = i + 4
+				}
+				v = rq.redirect(pr, v, prefix)
+			}
+			hdr.Add(f.Name, v)
+			continue
+		}
+		hdr.Add(f.Name, f.Value)
+	}
+	status := h.Status
+	rq.statusCode = status
+	noBody := rq.method == http.MethodHead
+	body := uc.Body(h, noBody, p.ReadTimeout.Value)
+	headersFilter(w, rq, rq.status(status))
+	w.WriteHeader(rq.status(status))
+	err := rq.copyBody(w, pr, body)
+	t.response = time.Since(t.start)
+	if err == nil && body.Done() && !h.Close && body.Buffered() == 0 && pr.g.state.pool != nil {
+		pr.g.state.pool.Put(&upstream.Idle{Conn: uc.Conn, Peer: uc.Peer, Requests: uc.Requests + 1, Born: uc.Born})
+	} else {
+		uc.Close()
+	}
+	return 0
+}
+
+// copyBody sends the answer's body to the client as it comes: each
+// read from the backend within proxy_read_timeout, flushed at once
+// when proxy_buffering is off. A backend that fails half-way ends the
+// client's connection too, as nginx does.
+func (rq *request) copyBody(w *response, pr *proxyRun, body *upstream.Body) error {
+	c := rq.c
+	bp := proxyBufs.Get().(*[]byte)
+	defer proxyBufs.Put(bp)
+	buf := *bp
+	for {
+		// What the backend has sent goes on in one piece, as nginx's
+		// buffers take it.
+		n, err := body.Read(buf)
+		for err == nil && n < len(buf) {
+			m, merr := body.ReadBuffered(buf[n:])
+			if m == 0 && merr == nil {
+				break
+			}
+			n, err = n+m, merr
+		}
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				rq.log(errlog.Info, "client prematurely closed connection while sending to client")
+				return werr
+			}
+			if !pr.p.Buffering.Value {
+				c.flush()
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			rq.logBodyError(err)
+			// What came is sent; the connection ends without the
+			// body's end, so that the client sees it cut short.
+			w.close = true
+			c.flush()
+			c.closed = true
+			return err
+		}
+	}
+}
+
+// logBodyError logs a backend that failed while its body was read.
+func (rq *request) logBodyError(err error) {
+	switch {
+	case isTimeout(err):
+		rq.log(errlog.Error, "upstream timed out (110: Connection timed out) while reading upstream")
+	default:
+		rq.log(errlog.Error, "%s while reading upstream", err.Error())
+	}
+}
+
+// proxy09 passes an answer without a valid status line as nginx does:
+// as it came, without a head, the connection closed after it.
+func (rq *request) proxy09(w *response, pr *proxyRun, a *upstreamAnswer) int {
+	rq.log(errlog.Error, "upstream sent no valid HTTP/1.0 header while reading response header from upstream")
+	rq.statusCode = 9 // nginx's $status of an HTTP/0.9 answer: "009"
+	w.sent, w.status, w.close = true, http.StatusOK, true
+	body := a.conn.Body(&a.head, false, pr.p.ReadTimeout.Value)
+	rq.c.outBuffer()
+	rq.copyBody(w, pr, body)
+	a.conn.Close()
+	return 0
+}
+
+// hasErrorPage says the location has an error_page for code.
+func (rq *request) hasErrorPage(code int) bool {
+	for _, ep := range rq.loc.ErrorPages {
+		if ep.code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// upstreamURL is the "upstream:" of log lines: the scheme, the peer and
+// the URI sent ("http://unix:/x.sock:/uri" for a unix socket).
+func (pr *proxyRun) upstreamURL() string {
+	sep := ""
+	if strings.HasPrefix(pr.peer, "unix:") {
+		sep = ":"
+	}
+	return pr.scheme + "://" + pr.peer + sep + pr.uri
+}
+
+// proxyVars are the proxy and upstream variables.
+var proxyVars = map[string]func(rq *request) string{
+	"proxy_host": func(rq *request) string { return proxyField(rq, func(pr *proxyRun) string { return pr.hostHeader }) },
+	"proxy_port": func(rq *request) string { return proxyField(rq, func(pr *proxyRun) string { return pr.port }) },
+	"proxy_add_x_forwarded_for": func(rq *request) string {
+		if xff := rq.in.joined("X-Forwarded-For", ", "); xff != "" {
+			return xff + ", " + rq.c.clientIP
+		}
+		return rq.c.clientIP
+	},
+	"proxy_internal_body_length": func(rq *request) string {
+		return proxyField(rq, func(pr *proxyRun) string {
+			if pr.bodyLength < 0 {
+				return ""
+			}
+			return strconv.FormatInt(pr.bodyLength, 10)
+		})
+	},
+	"proxy_internal_chunked": func(*request) string { return "" },
+	"upstream_addr": func(rq *request) string {
+		return upstreamList(rq, func(t *upstreamTry) string { return t.addr })
+	},
+	"upstream_status": func(rq *request) string {
+		return upstreamList(rq, func(t *upstreamTry) string {
+			if t.status == 0 {
+				return "-"
+			}
+			return strconv.Itoa(t.status)
+		})
+	},
+	"upstream_connect_time": func(rq *request) string {
+		return upstreamTimes(rq, func(t *upstreamTry) time.Duration { return t.connect })
+	},
+	"upstream_header_time": func(rq *request) string {
+		return upstreamTimes(rq, func(t *upstreamTry) time.Duration { return t.header })
+	},
+	"upstream_response_time": func(rq *request) string {
+		return upstreamTimes(rq, func(t *upstreamTry) time.Duration { return t.response })
+	},
+}
+
+func proxyField(rq *request, f func(*proxyRun) string) string {
+	if rq.prx == nil || rq.prx.redirected {
+		return ""
+	}
+	return f(rq.prx)
+}
+
+// upstreamList joins a value of every peer tried with ", ", as nginx's
+// upstream variables do; "" before any.
+func upstreamList(rq *request, f func(*upstreamTry) string) string {
+	if rq.prx == nil || len(rq.prx.tries) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i := range rq.prx.tries {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(f(&rq.prx.tries[i]))
+	}
+	return b.String()
+}
+
+// upstreamTimes is a time of every peer tried, in seconds with
+// milliseconds; "-" where it was not reached.
+func upstreamTimes(rq *request, f func(*upstreamTry) time.Duration) string {
+	return upstreamList(rq, func(t *upstreamTry) string {
+		d := f(t)
+		if d < 0 {
+			return "-"
+		}
+		ms := d.Milliseconds()
+		return strconv.FormatInt(ms/1000, 10) + "." + strconv.FormatInt(ms%1000+1000, 10)[1:]
+	})
+}

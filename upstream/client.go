@@ -1,0 +1,462 @@
+package upstream
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"edge/internal/chunked"
+	"edge/parser"
+)
+
+// The backend side of a proxied request: reading a backend's answer as
+// nginx's proxy module reads it (ngx_http_parse_status_line,
+// ngx_http_parse_header_line with the upstream's leniency, the chunked
+// and length-delimited bodies). Header names and values are kept as the
+// backend sent them: nginx passes them on in their case and order.
+
+// Field is a header line as the backend sent it.
+type Field struct{ Name, Value string }
+
+// Head is an answer's status line and headers.
+type Head struct {
+	// HTTP09 says the backend sent no valid status line: nginx passes
+	// what it sent as an HTTP/0.9 answer, without a head.
+	HTTP09 bool
+	Minor  int // HTTP/1.Minor
+	Status int
+	// StatusLine is the status line after "HTTP/1.x ", as sent.
+	StatusLine string
+	Fields     []Field
+	// ContentLength is -1 when the backend sent none.
+	ContentLength int64
+	Chunked       bool
+	// Close says the connection ends with this answer: HTTP/1.0, or
+	// "Connection: close".
+	Close bool
+}
+
+// Get is the first field named name, in any case.
+func (h *Head) Get(name string) string {
+	for _, f := range h.Fields {
+		if strings.EqualFold(f.Name, name) {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// The ways a backend's answer fails, in nginx's words (the server adds
+// "while reading response header from upstream" or "while reading
+// upstream").
+var (
+	ErrClosed         = errors.New("upstream prematurely closed connection")
+	ErrTooBig         = errors.New("upstream sent too big header")
+	ErrInvalidHeader  = errors.New("upstream sent invalid header")
+	ErrInvalidChunked = errors.New("upstream sent invalid chunked response")
+	ErrBothLengths    = errors.New(`upstream sent "Content-Length" and "Transfer-Encoding" headers at the same time`)
+)
+
+// HeaderError is an invalid header line: nginx quotes it up to the
+// character it stopped at.
+type HeaderError struct {
+	Line []byte // the line up to that character
+	Char byte
+}
+
+func (e *HeaderError) Error() string {
+	return fmt.Sprintf(`upstream sent invalid header: "%s\x%02x..."`, e.Line, e.Char)
+}
+
+func (e *HeaderError) Is(target error) bool { return target == ErrInvalidHeader }
+
+// ReadError is a read from the backend that failed: it timed out, or
+// the system said why.
+type ReadError struct {
+	Err     error
+	Timeout bool
+}
+
+func (e *ReadError) Error() string {
+	if e.Timeout {
+		return "upstream timed out (110: Connection timed out)"
+	}
+	return "recv() failed" + parser.Errno(e.Err)
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// readError words a failed read; io.EOF is the backend closing.
+func readError(err error) error {
+	switch {
+	case errors.Is(err, io.EOF):
+		return ErrClosed
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &ReadError{Err: err, Timeout: true}
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return &ReadError{Err: errno}
+	}
+	return &ReadError{Err: err}
+}
+
+// Conn is a connection to a peer and what was read from it and not
+// used yet.
+type Conn struct {
+	net.Conn
+	Peer     string
+	Requests int       // answers read whole on it, this one excluded
+	Born     time.Time // when it was connected
+	// Reused says it came from the keep-alive pool: a backend may have
+	// closed it just as the request went out.
+	Reused bool
+
+	buf  []byte
+	r, n int
+}
+
+// NewConn wraps a fresh connection to peer.
+func NewConn(nc net.Conn, peer string) *Conn {
+	return &Conn{Conn: nc, Peer: peer, Born: time.Now()}
+}
+
+// read reads more into the buffer, within timeout.
+func (c *Conn) read(timeout time.Duration) error {
+	if timeout > 0 {
+		c.SetReadDeadline(time.Now().Add(timeout))
+	}
+	m, err := c.Conn.Read(c.buf[c.n:])
+	c.n += m
+	if m > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return readError(err)
+}
+
+// ReadHead reads an answer's head, each read within timeout
+// (proxy_read_timeout), the head within size bytes (proxy_buffer_size).
+func (c *Conn) ReadHead(h *Head, timeout time.Duration, size int) error {
+	if cap(c.buf) < size {
+		c.buf = make([]byte, size)
+	}
+	c.buf, c.r, c.n = c.buf[:size], 0, 0
+	*h = Head{ContentLength: -1}
+	for {
+		if c.n > 0 {
+			end, err := parseHead(c.buf[:c.n], h)
+			if err != nil {
+				return err
+			}
+			if end > 0 {
+				c.r = end
+				return nil
+			}
+		}
+		if c.n == len(c.buf) {
+			return ErrTooBig
+		}
+		if err := c.read(timeout); err != nil {
+			if err == ErrClosed && h.HTTP09 {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// parseHead parses a head at the start of b: the bytes it takes, 0 when
+// more must be read.
+func parseHead(b []byte, h *Head) (int, error) {
+	// Not "HTTP/": nginx takes the bytes for an HTTP/0.9 answer.
+	if n := min(len(b), 5); string(b[:n]) != "HTTP/"[:n] {
+		h.HTTP09, h.Close = true, true
+		return 0, nil
+	}
+	line, rest, ok := cutLine(b)
+	if !ok {
+		return 0, nil
+	}
+	if !parseStatusLine(line, h) {
+		h.HTTP09, h.Close = true, true
+		return 0, nil
+	}
+	used := len(b) - len(rest)
+	for {
+		line, next, ok := cutLine(rest)
+		if !ok {
+			return 0, nil
+		}
+		used += len(rest) - len(next)
+		rest = next
+		if len(line) == 0 {
+			break
+		}
+		f, err := parseField(line)
+		if err != nil {
+			return 0, err
+		}
+		if f.Name == "" {
+			continue // IIS's repeated status line
+		}
+		h.Fields = append(h.Fields, f)
+		switch {
+		case strings.EqualFold(f.Name, "Content-Length"):
+			h.ContentLength = parseLength(f.Value)
+		case strings.EqualFold(f.Name, "Transfer-Encoding"):
+			h.Chunked = containsFold(f.Value, "chunked")
+		case strings.EqualFold(f.Name, "Connection"):
+			h.Close = h.Close || containsFold(f.Value, "close")
+		}
+	}
+	if h.Chunked && h.Get("Content-Length") != "" {
+		return 0, ErrBothLengths
+	}
+	if h.Minor < 1 {
+		h.Close = true
+	}
+	return used, nil
+}
+
+// cutLine cuts a line ending in LF (CR LF) off b.
+func cutLine(b []byte) (line, rest []byte, ok bool) {
+	for i, ch := range b {
+		if ch == '\n' {
+			line = b[:i]
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+			return line, b[i+1:], true
+		}
+	}
+	return nil, b, false
+}
+
+// parseStatusLine is ngx_http_parse_status_line: "HTTP/d.d ddd text".
+func parseStatusLine(line []byte, h *Head) bool {
+	s := string(line[5:])
+	major, s, ok := digits(s, '.')
+	if !ok || major == 0 || major > 99 {
+		return false
+	}
+	minor, s, ok := digits(s, ' ')
+	if !ok || minor > 99 {
+		return false
+	}
+	s = strings.TrimLeft(s, " ")
+	if len(s) < 3 {
+		return false
+	}
+	code := 0
+	for _, ch := range []byte(s[:3]) {
+		if ch < '0' || ch > '9' {
+			return false
+		}
+		code = code*10 + int(ch-'0')
+	}
+	if len(s) > 3 && s[3] != ' ' && s[3] != '.' {
+		return false
+	}
+	h.Minor, h.Status, h.StatusLine = minor, code, s
+	if major > 1 {
+		h.Minor = 1
+	}
+	return true
+}
+
+// digits reads a number up to the byte end.
+func digits(s string, end byte) (int, string, bool) {
+	n, i := 0, 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		n = n*10 + int(s[i]-'0')
+		if n > 999 {
+			return 0, "", false
+		}
+	}
+	if i == 0 || i == len(s) || s[i] != end {
+		return 0, "", false
+	}
+	return n, s[i+1:], true
+}
+
+// parseField is ngx_http_parse_header_line as an upstream's answer gets
+// it: a name of any but control characters and spaces (underscores and
+// odd characters pass), a colon, a value without its surrounding
+// spaces; a line without a colon is a name with an empty value.
+func parseField(line []byte) (Field, error) {
+	i := 0
+	for ; i < len(line) && line[i] != ':'; i++ {
+		switch ch := line[i]; {
+		case ch == '/' && i == 4 && string(line[:4]) == "HTTP":
+			return Field{}, nil
+		case ch <= ' ' || ch == 0x7f:
+			return Field{}, &HeaderError{Line: line[:i], Char: ch}
+		}
+	}
+	name := string(line[:i])
+	if i == len(line) {
+		return Field{Name: name}, nil
+	}
+	if j := bytes.IndexAny(line, "\x00\r"); j >= 0 {
+		return Field{}, &HeaderError{Line: line[:j], Char: line[j]}
+	}
+	value := strings.Trim(string(line[i+1:]), " ")
+	return Field{Name: name, Value: value}, nil
+}
+
+// parseLength is ngx_atoof: digits, else -1.
+func parseLength(v string) int64 {
+	if v == "" {
+		return -1
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' || n > (1<<62)/10 {
+			return -1
+		}
+		n = n*10 + int64(v[i]-'0')
+	}
+	return n
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), sub)
+}
+
+// Body reads an answer's body after its head: by its length, in chunks,
+// or up to the connection's end.
+type Body struct {
+	c       *Conn
+	timeout time.Duration
+	mode    int
+	left    int64 // bytes left of a length-delimited body
+	dec     chunked.Decoder
+	done    bool
+}
+
+const (
+	byLength = iota
+	byChunks
+	toClose
+)
+
+// Body is h's body on c, each read within timeout; none for an answer
+// that has none (to HEAD, 1xx, 204, 304).
+func (c *Conn) Body(h *Head, noBody bool, timeout time.Duration) *Body {
+	b := &Body{c: c, timeout: timeout}
+	switch {
+	case noBody || h.Status == 204 || h.Status == 304 || h.Status < 200 && !h.HTTP09:
+		b.done = true
+	case h.Chunked:
+		b.mode = byChunks
+	case h.ContentLength >= 0:
+		b.left = h.ContentLength
+		b.done = b.left == 0
+	default:
+		b.mode = toClose
+	}
+	return b
+}
+
+// Done says the body was read whole.
+func (b *Body) Done() bool { return b.done }
+
+// Buffered is how many bytes of the body the connection holds already.
+func (b *Body) Buffered() int { return b.c.n - b.c.r }
+
+// Read reads body bytes: io.EOF at its end, ErrClosed when the backend
+// closed before it, a *ReadError when a read fails.
+func (b *Body) Read(p []byte) (int, error) { return b.read(p, true) }
+
+// ReadBuffered is Read of what the connection holds already: it never
+// waits for the backend, and reads nothing when there is nothing.
+func (b *Body) ReadBuffered(p []byte) (int, error) { return b.read(p, false) }
+
+func (b *Body) read(p []byte, wait bool) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	c := b.c
+	if !wait && c.r == c.n {
+		return 0, nil
+	}
+	switch b.mode {
+	case byLength:
+		p = p[:min(int64(len(p)), b.left)]
+		n, err := b.raw(p)
+		b.left -= int64(n)
+		if b.left == 0 {
+			b.done = true
+		}
+		if err == io.EOF {
+			err = ErrClosed
+		}
+		return n, err
+	case toClose:
+		n, err := b.raw(p)
+		if err == io.EOF {
+			b.done = true
+		}
+		return n, err
+	}
+	for {
+		for c.r < c.n {
+			// A piece of data no longer than p: the rest waits.
+			used, piece, done, ok := b.dec.Next(c.buf[c.r:min(c.n, c.r+len(p))])
+			if !ok {
+				return 0, ErrInvalidChunked
+			}
+			c.r += used
+			if done {
+				b.done = true
+			}
+			if len(piece) > 0 || done {
+				n := copy(p, piece)
+				if done && n == 0 {
+					return 0, io.EOF
+				}
+				return n, nil
+			}
+		}
+		c.r, c.n = 0, 0
+		if !wait {
+			return 0, nil
+		}
+		if err := c.read(b.timeout); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// raw reads bytes as they come: those buffered first.
+func (b *Body) raw(p []byte) (int, error) {
+	c := b.c
+	if c.r < c.n {
+		n := copy(p, c.buf[c.r:c.n])
+		c.r += n
+		return n, nil
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if b.timeout > 0 {
+		c.SetReadDeadline(time.Now().Add(b.timeout))
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		return n, nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return 0, io.EOF
+	}
+	return 0, readError(err)
+}
