@@ -577,8 +577,8 @@ func (rq *request) pick(g *group, try *upstream.Try) *upstream.Peer {
 }
 
 // redirect is the value of an answer's Location or Refresh (from
-// prefix on) after proxy_redirect.
-func (rq *request) redirect(pr *proxyRun, v string, prefix int) string {
+// prefix on) after proxy_redirect; ok says a rule rewrote it.
+func (rq *request) redirect(pr *proxyRun, v string, prefix int) (string, bool) {
 	for _, r := range pr.p.Redirects {
 		rest := v[prefix:]
 		if r.re != nil {
@@ -590,14 +590,14 @@ func (rq *request) redirect(pr *proxyRun, v string, prefix int) string {
 			rq.match = &regexMatch{re: r.re, subject: rest, idx: idx}
 			to := r.to.String(rq)
 			rq.match = saved
-			return v[:prefix] + to
+			return v[:prefix] + to, true
 		}
 		from := r.from.String(rq)
 		if strings.HasPrefix(rest, from) {
-			return v[:prefix] + r.to.String(rq) + rest[len(from):]
+			return v[:prefix] + r.to.String(rq) + rest[len(from):], true
 		}
 	}
-	return v
+	return v, false
 }
 
 // proxyAnswer passes the backend's answer on: its status line, its
@@ -643,7 +643,9 @@ func (rq *request) proxyAnswer(w *response, pr *proxyRun, a *upstreamAnswer) int
 					}
 					prefix = i + 4
 				}
-				v = rq.redirect(pr, v, prefix)
+				var ok bool
+				v, ok = rq.redirect(pr, v, prefix)
+				w.locationRewritten = w.locationRewritten || ok && lname == "location"
 			}
 			hdr.Add(f.Name, v)
 			continue

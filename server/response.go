@@ -78,6 +78,11 @@ func (w *response) isOutside(f field) bool {
 	if w.upstream && (sameName(f.name, "Last-Modified") || w.passed(f.name)) {
 		return false
 	}
+	// A backend's Location is made absolute only when proxy_redirect
+	// rewrote it (ngx_http_upstream_rewrite_location).
+	if w.upstream && sameName(f.name, "Location") && !w.locationRewritten {
+		return false
+	}
 	for _, o := range outside {
 		if sameName(o, f.name) {
 			return o != "Location" || w.absoluteLocation(f.value)
@@ -156,6 +161,7 @@ type response struct {
 	// status.
 	upstream                 bool
 	passedServer, passedDate bool
+	locationRewritten        bool
 	statusLine               string
 }
 

@@ -141,6 +141,8 @@ func (b *echoBackend) exchange(c net.Conn, br *bufio.Reader) bool {
 	case strings.Contains(first, "/to-close"):
 		c.Write([]byte("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + text))
 		return false
+	case strings.Contains(first, "/relative-redirect"):
+		c.Write([]byte(head("302 Found", append(withLength(text), "Location: /admin/")...) + text))
 	case strings.Contains(first, "/redirect"):
 		to := fmt.Sprintf("http://127.0.0.1:%d/elsewhere/x", b.port)
 		c.Write([]byte(head("302 Found", append(withLength(text), "Location: "+to, "Refresh: 5; url="+to)...) + text))
@@ -196,7 +198,7 @@ http {
         location /varups/ { set $u backend; proxy_pass http://$u; }
         location /hide/ { proxy_pass http://127.0.0.1:%[4]d; proxy_hide_header X-Backend; proxy_pass_header Server; proxy_pass_header X-Accel-Buffering; }
         location /noredirect/ { proxy_pass http://127.0.0.1:%[4]d; proxy_redirect off; }
-        location /explicit/ { proxy_pass http://127.0.0.1:%[4]d; proxy_redirect http://127.0.0.1:%[4]d/elsewhere/ /there/; }
+        location /explicit/ { proxy_pass http://127.0.0.1:%[4]d; proxy_redirect http://127.0.0.1:%[4]d/elsewhere/ /there/; proxy_redirect /admin/ /adm/; }
         location /uriredirect/ { proxy_pass http://127.0.0.1:%[4]d/elsewhere/; }
         location /intercept/ { proxy_pass http://127.0.0.1:%[4]d; proxy_intercept_errors on; error_page 404 = /errpage; }
         location /notintercepted/ { proxy_pass http://127.0.0.1:%[4]d; error_page 404 = /errpage; }
@@ -248,6 +250,8 @@ var proxyCases = []exchange{
 	{"chunked answer to 1.0", "GET /chunked HTTP/1.0\r\n\r\n"},
 	{"answer to close", "GET /to-close HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"redirect default", "GET /redirect HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"relative redirect", "GET /relative-redirect HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"relative redirect rewritten", "GET /explicit/relative-redirect HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"redirect off", "GET /noredirect/redirect HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"redirect explicit", "GET /explicit/redirect HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"redirect uri part", "GET /uriredirect/redirect HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
