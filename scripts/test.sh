@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of edge. It first installs what the tests talk to, from
 # Debian, when it is missing: nginx (the reference of the differential
-# tests), curl and openssl. Set CI=true to make a test whose peer is
+# tests), curl, openssl, htpasswd, and Django under Gunicorn (the
+# deployment of integration/django). Set CI=true to make a test whose peer is
 # missing fail instead of skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ command -v nginx >/dev/null || need+=(nginx)
 command -v curl >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v gunicorn >/dev/null || need+=(gunicorn)
+/usr/bin/python3 -c 'import django' 2>/dev/null || need+=(python3-django)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo
