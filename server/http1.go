@@ -92,6 +92,8 @@ type conn struct {
 	expires time.Time
 
 	rq request
+	// prx is the memory of the connection's proxied requests.
+	prx *proxyRun
 }
 
 // serveConn answers the requests of one connection until it closes.

@@ -44,6 +44,11 @@ type proxyRun struct {
 	// tries are the peers tried, in order; peer is the one in use.
 	tries []upstreamTry
 	peer  string
+	// head is the request head sent; try the way through the peers;
+	// ans the answer read.
+	head []byte
+	try  upstream.Try
+	ans  upstreamAnswer
 	// redirected says an error_page took the request elsewhere: the
 	// proxy module's variables are gone (nginx clears module contexts),
 	// the upstream's stay.
@@ -63,7 +68,14 @@ type upstreamTry struct {
 // (an error page), or 0 when it answered.
 func (rq *request) proxy(w *response) int {
 	p := &rq.loc.Proxy
-	pr := &proxyRun{p: p, bodyLength: -1}
+	// A connection's proxied requests share one proxyRun's memory.
+	pr := rq.c.prx
+	if pr == nil {
+		pr = &proxyRun{}
+		rq.c.prx = pr
+	}
+	*pr = proxyRun{p: p, bodyLength: -1, tries: pr.tries[:0], head: pr.head[:0], try: pr.try,
+		ans: upstreamAnswer{head: upstream.Head{Fields: pr.ans.head.Fields[:0]}}}
 	rq.prx = pr
 	pass := p.pass
 	uriPart, hasURI := pass.URI, pass.URI != ""
@@ -241,7 +253,7 @@ func (rq *request) clientGone(err error, while string) int {
 // proxyHead is the request head sent to the backend.
 func (rq *request) proxyHead(pr *proxyRun) []byte {
 	p := pr.p
-	b := make([]byte, 0, 512)
+	b := pr.head[:0]
 	if p.Method.Value != nil {
 		b = p.Method.Value.eval(rq, b)
 	} else {
@@ -269,7 +281,8 @@ func (rq *request) proxyHead(pr *proxyRun) []byte {
 	}
 	if p.PassRequestHeaders.Value {
 		for _, f := range rq.in.headers {
-			if p.skip[strings.ToLower(f.name)] {
+			var lb [64]byte
+			if p.skip[string(lower(lb[:0], f.name))] {
 				continue
 			}
 			b = append(b, f.name...)
@@ -278,7 +291,21 @@ func (rq *request) proxyHead(pr *proxyRun) []byte {
 			b = append(b, "\r\n"...)
 		}
 	}
-	return append(b, "\r\n"...)
+	pr.head = append(b, "\r\n"...)
+	return pr.head
+}
+
+// lower appends s in lower case to b: a map key without an allocation
+// (m[string(b)] makes none) for names that fit.
+func lower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // proxyTries picks peers and asks them until one answers, as
@@ -287,7 +314,8 @@ func (rq *request) proxyTries(w *response, pr *proxyRun) int {
 	p := pr.p
 	g := pr.g
 	head := rq.proxyHead(pr)
-	try := g.state.peers.NewTry()
+	try := &pr.try
+	g.state.peers.Start(try)
 	if n := int(p.NextUpstreamTries.Value); n > 0 && try.Tries > n {
 		try.Tries = n
 	}
@@ -421,9 +449,7 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 	pool := g.state.pool
 	for {
 		if pool != nil {
-			if idle := pool.Get(peer); idle != nil {
-				uc = &upstream.Conn{Conn: idle.Conn, Peer: peer, Requests: idle.Requests, Born: idle.Born, Reused: true}
-			}
+			uc = pool.Get(peer)
 		}
 		if uc == nil {
 			nc, err := upstream.Dial(context.Background(), peer, p.ConnectTimeout.Value)
@@ -453,7 +479,8 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 		t.connect = time.Since(t.start)
 		err := rq.send(uc, p, head, pr.body)
 		if err == nil {
-			a := &upstreamAnswer{conn: uc}
+			a := &pr.ans
+			a.conn = uc
 			err = uc.ReadHead(&a.head, p.ReadTimeout.Value, int(p.BufferSize.Value))
 			if err == nil {
 				t.header = time.Since(t.start)
@@ -545,11 +572,14 @@ func (e *sendError) Error() string { return "send: " + e.err.Error() }
 // proxy_send_timeout.
 func (rq *request) send(uc *upstream.Conn, p *ProxyConf, head, body []byte) error {
 	uc.SetWriteDeadline(time.Now().Add(p.SendTimeout.Value))
-	bufs := net.Buffers{head}
-	if len(body) > 0 {
-		bufs = append(bufs, body)
+	var err error
+	if len(body) == 0 {
+		_, err = uc.Conn.Write(head)
+	} else {
+		bufs := net.Buffers{head, body}
+		_, err = bufs.WriteTo(uc.Conn)
 	}
-	if _, err := bufs.WriteTo(uc.Conn); err != nil {
+	if err != nil {
 		return &sendError{err}
 	}
 	return nil
@@ -621,32 +651,33 @@ func (rq *request) proxyAnswer(w *response, pr *proxyRun, a *upstreamAnswer) int
 	w.statusLine = h.StatusLine
 	w.upstream = true
 	hdr := w.Header()
+	var lb [64]byte
 	for _, f := range h.Fields {
-		lname := strings.ToLower(f.Name)
-		switch {
-		case p.hide[lname]:
+		lkey := lower(lb[:0], f.Name)
+		if p.hide[string(lkey)] {
 			continue
-		case lname == "connection" || lname == "keep-alive" || lname == "transfer-encoding":
+		}
+		switch string(lkey) {
+		case "connection", "keep-alive", "transfer-encoding":
 			continue
-		case lname == "server":
+		case "server":
 			w.passedServer = true
-		case lname == "date":
+		case "date":
 			w.passedDate = true
-		case lname == "location" || lname == "refresh":
-			v := f.Value
-			if pr.p.Redirects != nil && !pr.p.RedirectOff {
-				prefix := 0
-				if lname == "refresh" {
-					i := strings.Index(strings.ToLower(v), "url=")
-					if i < 0 {
-						break
-					}
-					prefix = i + 4
-				}
-				var ok bool
-				v, ok = rq.redirect(pr, v, prefix)
-				w.locationRewritten = w.locationRewritten || ok && lname == "location"
+		case "location", "refresh":
+			if pr.p.Redirects == nil {
+				break
 			}
+			refresh := string(lkey) == "refresh"
+			prefix := 0
+			if refresh {
+				if prefix = strings.Index(strings.ToLower(f.Value), "url="); prefix < 0 {
+					break
+				}
+				prefix += 4
+			}
+			v, ok := rq.redirect(pr, f.Value, prefix)
+			w.locationRewritten = w.locationRewritten || ok && !refresh
 			hdr.Add(f.Name, v)
 			continue
 		}
@@ -661,7 +692,7 @@ func (rq *request) proxyAnswer(w *response, pr *proxyRun, a *upstreamAnswer) int
 	err := rq.copyBody(w, pr, body)
 	t.response = time.Since(t.start)
 	if err == nil && body.Done() && !h.Close && body.Buffered() == 0 && pr.g.state.pool != nil {
-		pr.g.state.pool.Put(&upstream.Idle{Conn: uc.Conn, Peer: uc.Peer, Requests: uc.Requests + 1, Born: uc.Born})
+		pr.g.state.pool.Put(uc)
 	} else {
 		uc.Close()
 	}

@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -66,7 +65,7 @@ var (
 // HeaderError is an invalid header line: nginx quotes it up to the
 // character it stopped at.
 type HeaderError struct {
-	Line []byte // the line up to that character
+	Line string // the line up to that character
 	Char byte
 }
 
@@ -117,9 +116,11 @@ type Conn struct {
 	// Reused says it came from the keep-alive pool: a backend may have
 	// closed it just as the request went out.
 	Reused bool
+	since  time.Time // in the pool since
 
 	buf  []byte
 	r, n int
+	body Body
 }
 
 // NewConn wraps a fresh connection to peer.
@@ -145,65 +146,66 @@ func (c *Conn) read(timeout time.Duration) error {
 
 // ReadHead reads an answer's head, each read within timeout
 // (proxy_read_timeout), the head within size bytes (proxy_buffer_size).
+// h's memory is reused.
 func (c *Conn) ReadHead(h *Head, timeout time.Duration, size int) error {
 	if cap(c.buf) < size {
 		c.buf = make([]byte, size)
 	}
 	c.buf, c.r, c.n = c.buf[:size], 0, 0
-	*h = Head{ContentLength: -1}
+	*h = Head{ContentLength: -1, Fields: h.Fields[:0]}
 	for {
 		if c.n > 0 {
-			end, err := parseHead(c.buf[:c.n], h)
-			if err != nil {
-				return err
-			}
-			if end > 0 {
-				c.r = end
+			// Not "HTTP/": nginx takes the bytes for an HTTP/0.9 answer.
+			if n := min(c.n, 5); string(c.buf[:n]) != "HTTP/"[:n] {
+				h.HTTP09, h.Close = true, true
 				return nil
+			}
+			if end := headEnd(c.buf[:c.n]); end > 0 {
+				c.r = end
+				return parseHead(string(c.buf[:end]), h)
 			}
 		}
 		if c.n == len(c.buf) {
 			return ErrTooBig
 		}
 		if err := c.read(timeout); err != nil {
-			if err == ErrClosed && h.HTTP09 {
-				return nil
-			}
 			return err
 		}
 	}
 }
 
-// parseHead parses a head at the start of b: the bytes it takes, 0 when
-// more must be read.
-func parseHead(b []byte, h *Head) (int, error) {
-	// Not "HTTP/": nginx takes the bytes for an HTTP/0.9 answer.
-	if n := min(len(b), 5); string(b[:n]) != "HTTP/"[:n] {
-		h.HTTP09, h.Close = true, true
-		return 0, nil
+// headEnd is where the head in b ends, after its empty line; 0 while it
+// has not come whole.
+func headEnd(b []byte) int {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		switch {
+		case i+1 < len(b) && b[i+1] == '\n':
+			return i + 2
+		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
+			return i + 3
+		}
 	}
-	line, rest, ok := cutLine(b)
-	if !ok {
-		return 0, nil
-	}
+	return 0
+}
+
+// parseHead parses a whole head; its strings are parts of head.
+func parseHead(head string, h *Head) error {
+	line, rest := cutLine(head)
 	if !parseStatusLine(line, h) {
 		h.HTTP09, h.Close = true, true
-		return 0, nil
+		return nil
 	}
-	used := len(b) - len(rest)
 	for {
-		line, next, ok := cutLine(rest)
-		if !ok {
-			return 0, nil
-		}
-		used += len(rest) - len(next)
-		rest = next
+		line, rest = cutLine(rest)
 		if len(line) == 0 {
 			break
 		}
 		f, err := parseField(line)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if f.Name == "" {
 			continue // IIS's repeated status line
@@ -219,31 +221,30 @@ func parseHead(b []byte, h *Head) (int, error) {
 		}
 	}
 	if h.Chunked && h.Get("Content-Length") != "" {
-		return 0, ErrBothLengths
+		return ErrBothLengths
 	}
 	if h.Minor < 1 {
 		h.Close = true
 	}
-	return used, nil
+	return nil
 }
 
-// cutLine cuts a line ending in LF (CR LF) off b.
-func cutLine(b []byte) (line, rest []byte, ok bool) {
-	for i, ch := range b {
-		if ch == '\n' {
-			line = b[:i]
-			if len(line) > 0 && line[len(line)-1] == '\r' {
-				line = line[:len(line)-1]
-			}
-			return line, b[i+1:], true
-		}
+// cutLine cuts a line ending in LF (CR LF) off s.
+func cutLine(s string) (line, rest string) {
+	i := strings.IndexByte(s, '\n')
+	if i < 0 {
+		return s, ""
 	}
-	return nil, b, false
+	line, rest = s[:i], s[i+1:]
+	return strings.TrimSuffix(line, "\r"), rest
 }
 
 // parseStatusLine is ngx_http_parse_status_line: "HTTP/d.d ddd text".
-func parseStatusLine(line []byte, h *Head) bool {
-	s := string(line[5:])
+func parseStatusLine(line string, h *Head) bool {
+	if !strings.HasPrefix(line, "HTTP/") {
+		return false
+	}
+	s := line[5:]
 	major, s, ok := digits(s, '.')
 	if !ok || major == 0 || major > 99 {
 		return false
@@ -292,25 +293,25 @@ func digits(s string, end byte) (int, string, bool) {
 // it: a name of any but control characters and spaces (underscores and
 // odd characters pass), a colon, a value without its surrounding
 // spaces; a line without a colon is a name with an empty value.
-func parseField(line []byte) (Field, error) {
+func parseField(line string) (Field, error) {
 	i := 0
 	for ; i < len(line) && line[i] != ':'; i++ {
 		switch ch := line[i]; {
-		case ch == '/' && i == 4 && string(line[:4]) == "HTTP":
+		case ch == '/' && i == 4 && line[:4] == "HTTP":
 			return Field{}, nil
 		case ch <= ' ' || ch == 0x7f:
 			return Field{}, &HeaderError{Line: line[:i], Char: ch}
 		}
 	}
-	name := string(line[:i])
 	if i == len(line) {
-		return Field{Name: name}, nil
+		return Field{Name: line}, nil
 	}
-	if j := bytes.IndexAny(line, "\x00\r"); j >= 0 {
-		return Field{}, &HeaderError{Line: line[:j], Char: line[j]}
+	for j := i; j < len(line); j++ {
+		if line[j] == 0 || line[j] == '\r' {
+			return Field{}, &HeaderError{Line: line[:j], Char: line[j]}
+		}
 	}
-	value := strings.Trim(string(line[i+1:]), " ")
-	return Field{Name: name, Value: value}, nil
+	return Field{Name: line[:i], Value: strings.Trim(line[i+1:], " ")}, nil
 }
 
 // parseLength is ngx_atoof: digits, else -1.
@@ -352,7 +353,8 @@ const (
 // Body is h's body on c, each read within timeout; none for an answer
 // that has none (to HEAD, 1xx, 204, 304).
 func (c *Conn) Body(h *Head, noBody bool, timeout time.Duration) *Body {
-	b := &Body{c: c, timeout: timeout}
+	b := &c.body
+	*b = Body{c: c, timeout: timeout}
 	switch {
 	case noBody || h.Status == 204 || h.Status == 304 || h.Status < 200 && !h.HTTP09:
 		b.done = true

@@ -80,13 +80,26 @@ type Try struct {
 
 // NewTry starts a request's way through p.
 func (p *Peers) NewTry() *Try {
+	t := &Try{}
+	p.Start(t)
+	return t
+}
+
+// Start makes t a new request's way through p, reusing its memory.
+func (p *Peers) Start(t *Try) {
 	n := len(p.Peer)
 	tries := p.tries
 	if p.Backup != nil {
 		n = max(n, len(p.Backup.Peer))
 		tries += p.Backup.tries
 	}
-	return &Try{all: p, peers: p, tried: make([]bool, n), Tries: tries}
+	tried := t.tried[:0]
+	if cap(tried) < n {
+		tried = make([]bool, n)
+	}
+	tried = tried[:n]
+	clear(tried)
+	*t = Try{all: p, peers: p, tried: tried, Tries: tries}
 }
 
 // usable is the test every balancer makes of a peer it considers.

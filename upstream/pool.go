@@ -23,36 +23,32 @@ type Pool struct {
 	Lifetime time.Duration // keepalive_time (nginx: 1h)
 
 	mu   sync.Mutex
-	idle list.List // of *Idle, most recently used first
-}
-
-// Idle is a connection kept for reuse, with what it has served.
-type Idle struct {
-	Conn     net.Conn
-	Peer     string
-	Requests int       // requests served on it so far
-	Born     time.Time // when it was connected
-	since    time.Time // idle since
+	idle list.List // of *Conn, most recently used first
 }
 
 // Get takes an idle connection to peer that is still usable, or nil.
-func (p *Pool) Get(peer string) *Idle {
+func (p *Pool) Get(peer string) *Conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
 	for e := p.idle.Front(); e != nil; {
 		next := e.Next()
-		c := e.Value.(*Idle)
+		c := e.Value.(*Conn)
 		switch {
 		case p.Timeout > 0 && now.Sub(c.since) > p.Timeout:
 			p.idle.Remove(e)
-			c.Conn.Close()
+			c.Close()
 		case c.Peer == peer:
 			p.idle.Remove(e)
-			if closedByPeer(c.Conn) {
-				c.Conn.Close()
+			// A look costs a system call per request: a connection idle
+			// for less than a second is taken as it is, and a backend
+			// that closed it meanwhile costs a retry (the proxy's, as
+			// nginx's), not a failure.
+			if now.Sub(c.since) >= time.Second && closedByPeer(c.Conn) {
+				c.Close()
 				break
 			}
+			c.Reused = true
 			return c
 		}
 		e = next
@@ -60,12 +56,13 @@ func (p *Pool) Get(peer string) *Idle {
 	return nil
 }
 
-// Put keeps a connection whose answer was read whole, unless it has
-// served its requests or its time; the least recently used goes when
-// the pool is full.
-func (p *Pool) Put(c *Idle) {
+// Put keeps a connection whose answer was read whole (one more request
+// served), unless it has served its requests or its time; the least
+// recently used goes when the pool is full.
+func (p *Pool) Put(c *Conn) {
+	c.Requests++
 	if p.Max <= 0 || (p.Requests > 0 && c.Requests >= p.Requests) || (p.Lifetime > 0 && time.Since(c.Born) > p.Lifetime) {
-		c.Conn.Close()
+		c.Close()
 		return
 	}
 	c.since = time.Now()
@@ -73,8 +70,8 @@ func (p *Pool) Put(c *Idle) {
 	defer p.mu.Unlock()
 	p.idle.PushFront(c)
 	for p.idle.Len() > p.Max {
-		old := p.idle.Remove(p.idle.Back()).(*Idle)
-		old.Conn.Close()
+		old := p.idle.Remove(p.idle.Back()).(*Conn)
+		old.Close()
 	}
 }
 
@@ -112,7 +109,7 @@ func (p *Pool) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for e := p.idle.Front(); e != nil; e = e.Next() {
-		e.Value.(*Idle).Conn.Close()
+		e.Value.(*Conn).Close()
 	}
 	p.idle.Init()
 }

@@ -31,12 +31,12 @@ func newServer(t *testing.T) *server {
 	return s
 }
 
-func (s *server) dial(t *testing.T) (*Idle, net.Conn) {
+func (s *server) dial(t *testing.T) (*Conn, net.Conn) {
 	c, err := net.Dial("tcp", s.ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Idle{Conn: c, Peer: s.ln.Addr().String(), Born: time.Now()}, <-s.conns
+	return NewConn(c, s.ln.Addr().String()), <-s.conns
 }
 
 // A connection put back is found again by its peer, not by another.
@@ -56,9 +56,8 @@ func TestPoolReuse(t *testing.T) {
 	}
 }
 
-// The least recently used goes when the pool is full; a connection the
-// peer closed, one idle past the timeout, and one that served its
-// requests are not reused.
+// The least recently used goes when the pool is full; a connection idle
+// past the timeout, and one that served its requests, are not reused.
 func TestPoolLimits(t *testing.T) {
 	s := newServer(t)
 	p := &Pool{Max: 2, Timeout: 200 * time.Millisecond, Requests: 3}
@@ -81,14 +80,6 @@ func TestPoolLimits(t *testing.T) {
 		t.Errorf("the evicted connection is still open")
 	}
 
-	closed, peer := s.dial(t)
-	p.Put(closed)
-	peer.Close()
-	time.Sleep(50 * time.Millisecond)
-	if got := p.Get(s.ln.Addr().String()); got != nil {
-		t.Errorf("a connection the peer closed was reused")
-	}
-
 	old, _ := s.dial(t)
 	p.Put(old)
 	time.Sleep(300 * time.Millisecond)
@@ -97,9 +88,38 @@ func TestPoolLimits(t *testing.T) {
 	}
 
 	worn, _ := s.dial(t)
-	worn.Requests = 3
+	worn.Requests = 2 // the third is the one put back
 	p.Put(worn)
 	if p.Len() != 0 {
 		t.Errorf("a connection that served keepalive_requests was kept")
+	}
+}
+
+// A connection idle for a second or more is looked at before it is
+// reused: one the peer closed is dropped. One idle for less is handed
+// out as it is (the proxy retries it on a new connection).
+func TestPoolLooks(t *testing.T) {
+	s := newServer(t)
+	p := &Pool{Max: 4, Timeout: time.Minute, Requests: 1000}
+	closed, peer := s.dial(t)
+	p.Put(closed)
+	peer.Close()
+	time.Sleep(50 * time.Millisecond)
+	closed.since = time.Now().Add(-time.Second)
+	if got := p.Get(s.ln.Addr().String()); got != nil {
+		t.Errorf("a connection the peer closed was reused")
+	}
+	recent, peer := s.dial(t)
+	p.Put(recent)
+	peer.Close()
+	time.Sleep(50 * time.Millisecond)
+	if got := p.Get(s.ln.Addr().String()); got != recent {
+		t.Errorf("a connection idle for less than a second was looked at")
+	}
+	open, _ := s.dial(t)
+	p.Put(open)
+	open.since = time.Now().Add(-time.Second)
+	if got := p.Get(s.ln.Addr().String()); got != open {
+		t.Errorf("an open connection was not reused after a look")
 	}
 }

@@ -1,0 +1,117 @@
+package serve
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"edge/integration/harness"
+)
+
+// countingBackend is an HTTP/1.1 backend that counts the connections it
+// accepted and can close the idle ones.
+type countingBackend struct {
+	srv   *http.Server
+	port  int
+	conns atomic.Int64
+}
+
+func startCounting(t *testing.T) *countingBackend {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &countingBackend{port: ln.Addr().(*net.TCPAddr).Port}
+	b.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "%s %s", r.Proto, r.Header.Get("Connection"))
+		}),
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				b.conns.Add(1)
+			}
+		},
+	}
+	go b.srv.Serve(ln)
+	t.Cleanup(func() { b.srv.Close() })
+	return b
+}
+
+// Upstream keep-alive: with keepalive and HTTP/1.1, a hundred requests
+// from several clients use a handful of backend connections; without,
+// one each. A backend that closes its idle connections costs no failed
+// request: edge retries on a new connection.
+func TestUpstreamKeepalive(t *testing.T) {
+	b := startCounting(t)
+	port := harness.FreePort(t)
+	conf := writeConf(t, fmt.Sprintf(`events {}
+http {
+    access_log off;
+    upstream kept { server 127.0.0.1:%[2]d; keepalive 4; }
+    server {
+        listen 127.0.0.1:%[1]d;
+        location /kept/ { proxy_pass http://kept; proxy_http_version 1.1; proxy_set_header Connection ""; }
+        location /plain/ { proxy_pass http://127.0.0.1:%[2]d; }
+    }
+}
+`, port, b.port))
+	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", t.TempDir()+"/")
+
+	run := func(path string, clients, each int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		for i := 0; i < clients; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := &http.Client{Timeout: 5 * time.Second}
+				for n := 0; n < each; n++ {
+					resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+					if err != nil {
+						failed.Add(1)
+						continue
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						failed.Add(1)
+						t.Errorf("%s: %d %s", path, resp.StatusCode, body)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if failed.Load() > 0 {
+			t.Errorf("%s: %d requests failed", path, failed.Load())
+		}
+	}
+
+	if code, body := get(t, port, "/kept/x"); code != 200 || body != "HTTP/1.1 " {
+		t.Fatalf("kept: %d %q (want HTTP/1.1 with no Connection header)", code, body)
+	}
+	b.conns.Store(0)
+	run("/kept/x", 4, 25)
+	if n := b.conns.Load(); n > 4 {
+		t.Errorf("100 requests with keepalive 4 opened %d backend connections", n)
+	}
+
+	b.srv.SetKeepAlivesEnabled(false) // closes the idle connections, and every later one after its answer
+	time.Sleep(100 * time.Millisecond)
+	b.srv.SetKeepAlivesEnabled(true)
+	run("/kept/x", 2, 5)
+
+	b.conns.Store(0)
+	run("/plain/x", 2, 10)
+	if n := b.conns.Load(); n != 20 {
+		t.Errorf("20 requests without keepalive opened %d backend connections, want 20", n)
+	}
+	if code, body := get(t, port, "/plain/x"); code != 200 || body != "HTTP/1.0 close" {
+		t.Errorf("plain: %d %q", code, body)
+	}
+}
