@@ -90,6 +90,9 @@ type conn struct {
 	poked     bool
 	// expires is when a parked connection's keepalive_timeout ends.
 	expires time.Time
+	// peek is peekReadable as a func value; peeked its state.
+	peek   func(fd uintptr) bool
+	peeked bool
 
 	rq request
 	// prx is the memory of the connection's proxied requests.
@@ -198,17 +201,11 @@ func (c *conn) waitIdle() int {
 		c.idleSince.Store(0)
 		return idleClosed
 	}
-	first := true
-	var one [1]byte
-	err := c.rc.Read(func(fd uintptr) bool {
-		if !first {
-			return true // the poller says readable: read for real
-		}
-		first = false
-		_, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&one[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		return e != syscall.EAGAIN
-	})
+	if c.peek == nil {
+		c.peek = c.peekReadable // made once: a closure per wait allocates
+	}
+	c.peeked = false
+	err := c.rc.Read(c.peek)
 	c.idleMu.Lock()
 	poked := c.poked
 	c.idleSince.Store(0)
@@ -233,6 +230,19 @@ func (c *conn) waitIdle() int {
 		return idleClosed
 	}
 	return idleReady
+}
+
+// peekReadable is waitIdle's look at the socket: the first call peeks
+// without waiting, a later one means the poller saw it readable.
+func (c *conn) peekReadable(fd uintptr) bool {
+	if c.peeked {
+		return true // the poller says readable: read for real
+	}
+	c.peeked = true
+	var one [1]byte
+	_, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&one[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return e != syscall.EAGAIN
 }
 
 // ending reports that the connection takes no more requests: the process

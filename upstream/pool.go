@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"container/list"
 	"net"
 	"sync"
 	"syscall"
@@ -22,8 +21,11 @@ type Pool struct {
 	Requests int           // keepalive_requests (nginx: 1000)
 	Lifetime time.Duration // keepalive_time (nginx: 1h)
 
-	mu   sync.Mutex
-	idle list.List // of *Conn, most recently used first
+	mu sync.Mutex
+	// idle are the kept connections, the most recently used last (a
+	// slice: Max is small, and a list element per Put was the proxy's
+	// largest allocation).
+	idle []*Conn
 }
 
 // Get takes an idle connection to peer that is still usable, or nil.
@@ -31,29 +33,35 @@ func (p *Pool) Get(peer string) *Conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
-	for e := p.idle.Front(); e != nil; {
-		next := e.Next()
-		c := e.Value.(*Conn)
-		switch {
-		case p.Timeout > 0 && now.Sub(c.since) > p.Timeout:
-			p.idle.Remove(e)
-			c.Close()
-		case c.Peer == peer:
-			p.idle.Remove(e)
-			// A look costs a system call per request: a connection idle
-			// for less than a second is taken as it is, and a backend
-			// that closed it meanwhile costs a retry (the proxy's, as
-			// nginx's), not a failure.
-			if now.Sub(c.since) >= time.Second && closedByPeer(c.Conn) {
-				c.Close()
-				break
-			}
-			c.Reused = true
-			return c
+	// The oldest expire first: they are at the front.
+	for len(p.idle) > 0 && p.Timeout > 0 && now.Sub(p.idle[0].since) > p.Timeout {
+		p.idle[0].Close()
+		p.remove(0)
+	}
+	for i := len(p.idle) - 1; i >= 0; i-- {
+		c := p.idle[i]
+		if c.Peer != peer {
+			continue
 		}
-		e = next
+		p.remove(i)
+		// A look costs a system call per request: a connection idle for
+		// less than a second is taken as it is, and a backend that
+		// closed it meanwhile costs a retry (the proxy's, as nginx's),
+		// not a failure.
+		if now.Sub(c.since) >= time.Second && closedByPeer(c.Conn) {
+			c.Close()
+			continue
+		}
+		c.Reused = true
+		return c
 	}
 	return nil
+}
+
+func (p *Pool) remove(i int) {
+	copy(p.idle[i:], p.idle[i+1:])
+	p.idle[len(p.idle)-1] = nil
+	p.idle = p.idle[:len(p.idle)-1]
 }
 
 // Put keeps a connection whose answer was read whole (one more request
@@ -68,10 +76,10 @@ func (p *Pool) Put(c *Conn) {
 	c.since = time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.idle.PushFront(c)
-	for p.idle.Len() > p.Max {
-		old := p.idle.Remove(p.idle.Back()).(*Conn)
-		old.Close()
+	p.idle = append(p.idle, c)
+	for len(p.idle) > p.Max {
+		p.idle[0].Close()
+		p.remove(0)
 	}
 }
 
@@ -79,7 +87,17 @@ func (p *Pool) Put(c *Conn) {
 func (p *Pool) Len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.idle.Len()
+	return len(p.idle)
+}
+
+// Close closes the idle connections: the pool is no longer used.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.idle {
+		c.Close()
+	}
+	p.idle = nil
 }
 
 // closedByPeer reports whether an idle connection has anything to read
@@ -102,14 +120,4 @@ func closedByPeer(c net.Conn) bool {
 		return true
 	})
 	return readable
-}
-
-// Close closes the idle connections: the pool is no longer used.
-func (p *Pool) Close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for e := p.idle.Front(); e != nil; e = e.Next() {
-		e.Value.(*Conn).Close()
-	}
-	p.idle.Init()
 }
