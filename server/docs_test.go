@@ -99,6 +99,9 @@ func TestDocsExamplesParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	block := regexp.MustCompile("(?s)```nginx\n(.*?)```")
+	// Examples include mime.types, which sits beside a configuration.
+	confDir := t.TempDir()
+	os.WriteFile(confDir+"/mime.types", []byte("types { text/html html; text/css css; }\n"), 0o644)
 	examples := 0
 	for _, f := range files {
 		data, err := os.ReadFile("../docs/" + f.Name())
@@ -108,12 +111,12 @@ func TestDocsExamplesParse(t *testing.T) {
 		for i, m := range block.FindAllStringSubmatch(string(data), -1) {
 			examples++
 			name := fmt.Sprintf("docs/%s example %d", f.Name(), i+1)
-			if _, err := parser.ParseBytes(name, []byte(m[1]), ".", nil); err != nil {
+			if _, err := parser.ParseBytes(name, []byte(m[1]), confDir, nil); err != nil {
 				t.Errorf("%s: %v", name, err)
 			}
 			// A whole configuration must also pass the checks.
 			if strings.HasPrefix(m[1], "events") {
-				cfg, _, err := Load(Table(), name, []byte(m[1]), t.TempDir(), ".", nil)
+				cfg, _, err := Load(Table(), name, []byte(m[1]), t.TempDir(), confDir, nil)
 				if err == nil {
 					err = Check(cfg)
 				}
