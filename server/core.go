@@ -41,6 +41,7 @@ const httpAny = conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc
 // CoreCommands are the directives of nginx's core, events and http core
 // modules that edge implements.
 var CoreCommands = []conf.Command{
+	{Name: "client_body_buffer_size", Once: true, Type: httpAny | conf.Take1, Module: "ngx_http_core_module", Set: conf.SizeSlot(func(s *conf.Scope) *conf.Setting[int64] { return &locOf(s).ClientBodyBufferSize })},
 	{Name: "worker_processes", Once: true, Type: conf.Main | conf.Take1, Module: "ngx_core_module", Set: setWorkerProcesses},
 	{Name: "events", Once: true, Type: conf.Main | conf.Block | conf.NoArgs, Module: "ngx_events_module", Open: openEvents},
 	{Name: "worker_connections", Once: true, Type: conf.Events | conf.Take1, Module: "ngx_event_core_module", Status: conf.Tuning, Set: setWorkerConnections},
@@ -234,6 +235,7 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.RecursiveErrorPages.Merge(parent.RecursiveErrorPages, false)
 	loc.ServerTokens.Merge(parent.ServerTokens, "on")
 	loc.ClientMaxBodySize.Merge(parent.ClientMaxBodySize, 1<<20)
+	loc.ClientBodyBufferSize.Merge(parent.ClientBodyBufferSize, 16<<10)
 	loc.Autoindex.merge(&parent.Autoindex)
 	loc.Gzip.merge(&parent.Gzip)
 	loc.Proxy.merge(&parent.Proxy, loc.proxyPass, loc.Match == matchNone)

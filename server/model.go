@@ -252,8 +252,11 @@ type LocationConf struct {
 	UninitializedVariableWarn conf.Setting[bool]
 	// MsiePadding pads error pages for MSIE and Chrome (msie_padding).
 	MsiePadding conf.Setting[bool]
-	// ClientMaxBodySize is client_max_body_size (0: no limit).
-	ClientMaxBodySize conf.Setting[int64]
+	// ClientMaxBodySize is client_max_body_size (0: no limit);
+	// ClientBodyBufferSize how much of a body the proxy keeps in memory
+	// before the rest goes to a temporary file.
+	ClientMaxBodySize    conf.Setting[int64]
+	ClientBodyBufferSize conf.Setting[int64]
 }
 
 // newLocationConf returns a location with nothing set.

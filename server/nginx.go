@@ -36,7 +36,6 @@ var NginxCommands = []conf.Command{
 	{Name: "request_pool_size", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.Take1, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindSize)},
 	{Name: "types_hash_max_size", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindNum)},
 	{Name: "types_hash_bucket_size", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindNum)},
-	{Name: "client_body_buffer_size", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindSize)},
 	{Name: "client_body_temp_path", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1234, Module: "ngx_http_core_module", Status: conf.Tuning, Set: checkTempPath},
 	{Name: "client_body_in_file_only", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Status: conf.Unsupported},
 	{Name: "client_body_in_single_buffer", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_core_module", Status: conf.Tuning, Set: conf.Check(conf.KindFlag)},

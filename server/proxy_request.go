@@ -26,8 +26,16 @@ import (
 // head read and passed on, its body copied. What the backend sees and
 // what the client gets are compared with nginx's by integration/diff.
 
-// proxyBufs are the buffers answers' bodies are copied through.
+// proxyBufs are the buffers answers' bodies are copied through, whole
+// when taken (the spool trims its chunks).
 var proxyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func getProxyBuf() *[]byte { return proxyBufs.Get().(*[]byte) }
+
+func putProxyBuf(b *[]byte) {
+	*b = (*b)[:cap(*b)]
+	proxyBufs.Put(b)
+}
 
 // proxyRun is a proxied request's upstream side: its variables
 // ($upstream_*, $proxy_host…) and the "upstream:" of its log lines.
@@ -40,7 +48,7 @@ type proxyRun struct {
 	uri        string // the URI sent
 	// bodyLength is $proxy_internal_body_length (-1: no body sent).
 	bodyLength int64
-	body       []byte
+	body       *requestBody // nil: none
 	// tries are the peers tried, in order; peer is the one in use.
 	tries []upstreamTry
 	peer  string
@@ -86,9 +94,10 @@ func (rq *request) proxy(w *response) int {
 		}
 	}
 	pr.uri = rq.proxyURI(pass, uriPart, hasURI)
-	if code := rq.readBody(pr); code != 0 {
+	if code := rq.readBody(pr); code != 0 || rq.c.closed {
 		return code
 	}
+	defer pr.body.close()
 	return rq.proxyTries(w, pr)
 }
 
@@ -172,7 +181,7 @@ func (rq *request) proxyURI(pass *ProxyPass, uriPart string, hasURI bool) string
 // (proxy_request_buffering on; nginx's ngx_http_read_client_request_body),
 // so that a slow client never holds a backend. A status refuses the
 // request; a client gone or too slow closes the connection unanswered.
-func (rq *request) readBody(pr *proxyRun) int {
+func (rq *request) readBody(pr *proxyRun) (code int) {
 	c := rq.c
 	if !pr.p.PassRequestBody.Value {
 		return 0
@@ -188,10 +197,12 @@ func (rq *request) readBody(pr *proxyRun) int {
 		return rq.clientGone(err, "reading client request body")
 	}
 	limit := rq.loc.ClientMaxBodySize.Value
-	var body []byte
-	if c.bodyLeft > 0 {
-		body = make([]byte, 0, c.bodyLeft)
-	}
+	body := &requestBody{rq: rq, memory: int(rq.loc.ClientBodyBufferSize.Value)}
+	defer func() {
+		if code != 0 || rq.c.closed {
+			body.close()
+		}
+	}()
 	c.setReadDeadline(rq.loc.ClientBodyTimeout.Value)
 	for c.bodyLeft > 0 || c.bodyChunked {
 		if c.r == c.n {
@@ -202,7 +213,9 @@ func (rq *request) readBody(pr *proxyRun) int {
 		}
 		if !c.bodyChunked {
 			n := int(min(int64(c.n-c.r), c.bodyLeft))
-			body = append(body, c.buf[c.r:c.r+n]...)
+			if err := body.write(c.buf[c.r : c.r+n]); err != nil {
+				return http.StatusInternalServerError
+			}
 			c.r += n
 			c.bodyLeft -= int64(n)
 			continue
@@ -215,19 +228,81 @@ func (rq *request) readBody(pr *proxyRun) int {
 			return http.StatusBadRequest
 		}
 		c.r += n
-		body = append(body, piece...)
-		if limit > 0 && int64(len(body)) > limit {
-			rq.log(errlog.Error, "client intended to send too large chunked body: %d bytes", len(body))
+		// ngx_http_request_body_chunked_filter checks each chunk's size
+		// against the limit as it is announced.
+		if size := c.chunk.Announced(); size > 0 && limit > 0 && limit-body.size < size {
+			rq.log(errlog.Error, "client intended to send too large chunked body: %d+%d bytes", body.size, size)
 			c.bodyChunked = false
 			rq.rw.close = true
 			return http.StatusRequestEntityTooLarge
+		}
+		if err := body.write(piece); err != nil {
+			return http.StatusInternalServerError
 		}
 		if done {
 			c.bodyChunked = false
 		}
 	}
-	pr.body, pr.bodyLength = body, int64(len(body))
+	pr.body, pr.bodyLength = body, body.size
 	return 0
+}
+
+// requestBody is a request body read whole: in memory up to
+// client_body_buffer_size, the rest in a temporary file (nginx's
+// ngx_http_write_request_body, with its warning).
+type requestBody struct {
+	rq     *request
+	memory int
+	mem    []byte
+	file   *os.File
+	size   int64
+}
+
+func (b *requestBody) write(p []byte) error {
+	b.size += int64(len(p))
+	if b.file == nil && len(b.mem)+len(p) <= b.memory {
+		b.mem = append(b.mem, p...)
+		return nil
+	}
+	if b.file == nil {
+		f, err := os.CreateTemp("", "edge-body-")
+		if err != nil {
+			b.rq.log(errlog.Crit, "creating a temporary file for the request body failed%s", parser.Errno(err))
+			return err
+		}
+		os.Remove(f.Name()) // it lives as long as it is open
+		b.rq.log(errlog.Warn, "a client request body is buffered to a temporary file %s", f.Name())
+		b.file = f
+		if _, err := f.Write(b.mem); err != nil {
+			return b.failed(err)
+		}
+		b.mem = nil
+	}
+	if _, err := b.file.Write(p); err != nil {
+		return b.failed(err)
+	}
+	return nil
+}
+
+func (b *requestBody) failed(err error) error {
+	b.rq.log(errlog.Crit, "writing the request body to a temporary file failed%s", parser.Errno(err))
+	return err
+}
+
+// reader reads the body in the file from its start (each peer tried
+// gets it whole); a limited *os.File, which sendfile(2) can send.
+func (b *requestBody) reader() (io.Reader, error) {
+	if _, err := b.file.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return io.LimitReader(b.file, b.size), nil
+}
+
+func (b *requestBody) close() {
+	if b != nil && b.file != nil {
+		b.file.Close()
+		b.file = nil
+	}
 }
 
 // clientGone ends a request whose client closed, reset or stopped
@@ -568,16 +643,24 @@ type sendError struct{ err error }
 
 func (e *sendError) Error() string { return "send: " + e.err.Error() }
 
-// send writes the head and the body, each write within
-// proxy_send_timeout.
-func (rq *request) send(uc *upstream.Conn, p *ProxyConf, head, body []byte) error {
+// send writes the head and the body within proxy_send_timeout (a body
+// in a file goes by sendfile).
+func (rq *request) send(uc *upstream.Conn, p *ProxyConf, head []byte, body *requestBody) error {
 	uc.SetWriteDeadline(time.Now().Add(p.SendTimeout.Value))
 	var err error
-	if len(body) == 0 {
+	switch {
+	case body == nil || body.size == 0:
 		_, err = uc.Conn.Write(head)
-	} else {
-		bufs := net.Buffers{head, body}
+	case body.file == nil:
+		bufs := net.Buffers{head, body.mem}
 		_, err = bufs.WriteTo(uc.Conn)
+	default:
+		var r io.Reader
+		if r, err = body.reader(); err == nil {
+			if _, err = uc.Conn.Write(head); err == nil {
+				_, err = io.Copy(uc.Conn, r)
+			}
+		}
 	}
 	if err != nil {
 		return &sendError{err}
@@ -650,6 +733,7 @@ func (rq *request) proxyAnswer(w *response, pr *proxyRun, a *upstreamAnswer) int
 	rq.sendContinue()
 	w.statusLine = h.StatusLine
 	w.upstream = true
+	upgrade := h.Status == http.StatusSwitchingProtocols && rq.in.header("Upgrade") != ""
 	hdr := w.Header()
 	var lb [64]byte
 	for _, f := range h.Fields {
@@ -685,28 +769,37 @@ func (rq *request) proxyAnswer(w *response, pr *proxyRun, a *upstreamAnswer) int
 	}
 	status := h.Status
 	rq.statusCode = status
+	if upgrade {
+		rq.upgrade(w, pr, uc)
+		return 0
+	}
 	noBody := rq.method == http.MethodHead
 	body := uc.Body(h, noBody, p.ReadTimeout.Value)
 	headersFilter(w, rq, rq.status(status))
 	w.WriteHeader(rq.status(status))
-	err := rq.copyBody(w, pr, body)
-	t.response = time.Since(t.start)
-	if err == nil && body.Done() && !h.Close && body.Buffered() == 0 && pr.g.state.pool != nil {
-		pr.g.state.pool.Put(uc)
-	} else {
-		uc.Close()
-	}
+	pool := pr.g.state.pool
+	rq.copyBody(w, pr, body, func(ok bool) {
+		t.response = time.Since(t.start)
+		if ok && body.Done() && !h.Close && body.Buffered() == 0 && pool != nil {
+			pool.Put(uc)
+		} else {
+			uc.Close()
+		}
+	})
 	return 0
 }
 
-// copyBody sends the answer's body to the client as it comes: each
-// read from the backend within proxy_read_timeout, flushed at once
-// when proxy_buffering is off. A backend that fails half-way ends the
-// client's connection too, as nginx does.
-func (rq *request) copyBody(w *response, pr *proxyRun, body *upstream.Body) error {
+// copyBody sends the answer's body to the client: each read from the
+// backend within proxy_read_timeout; with proxy_buffering off, each
+// piece flushed at once; on, what has not come with the head goes
+// through a spool, so that the backend is released as soon as it has
+// answered. A backend that fails half-way ends the client's connection
+// too, as nginx does. release gets the backend connection back, and
+// whether its answer was read whole.
+func (rq *request) copyBody(w *response, pr *proxyRun, body *upstream.Body, release func(ok bool)) error {
 	c := rq.c
-	bp := proxyBufs.Get().(*[]byte)
-	defer proxyBufs.Put(bp)
+	bp := getProxyBuf()
+	defer putProxyBuf(bp)
 	buf := *bp
 	for {
 		// What the backend has sent goes on in one piece, as nginx's
@@ -719,8 +812,12 @@ func (rq *request) copyBody(w *response, pr *proxyRun, body *upstream.Body) erro
 			}
 			n, err = n+m, merr
 		}
+		if err == nil && pr.p.Buffering.Value {
+			return rq.spoolBody(w, pr, body, buf[:n], release)
+		}
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
+				release(false)
 				rq.log(errlog.Info, "client prematurely closed connection while sending to client")
 				return werr
 			}
@@ -729,9 +826,11 @@ func (rq *request) copyBody(w *response, pr *proxyRun, body *upstream.Body) erro
 			}
 		}
 		if err == io.EOF {
+			release(true)
 			return nil
 		}
 		if err != nil {
+			release(false)
 			rq.logBodyError(err)
 			// What came is sent; the connection ends without the
 			// body's end, so that the client sees it cut short.
@@ -761,8 +860,7 @@ func (rq *request) proxy09(w *response, pr *proxyRun, a *upstreamAnswer) int {
 	w.sent, w.status, w.close = true, http.StatusOK, true
 	body := a.conn.Body(&a.head, false, pr.p.ReadTimeout.Value)
 	rq.c.outBuffer()
-	rq.copyBody(w, pr, body)
-	a.conn.Close()
+	rq.copyBody(w, pr, body, func(bool) { a.conn.Close() })
 	return 0
 }
 

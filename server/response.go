@@ -163,6 +163,8 @@ type response struct {
 	passedServer, passedDate bool
 	locationRewritten        bool
 	statusLine               string
+	// upgrade says the answer is a 101 that hands the connection over.
+	upgrade bool
 }
 
 // passed says a backend's header of that name takes the place of
@@ -234,6 +236,8 @@ func (w *response) WriteHeader(code int) {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
 	switch {
+	case w.upgrade:
+		b = append(b, "Connection: upgrade\r\n"...)
 	case w.close || !c.rq.in.keepAlive:
 		b = append(b, "Connection: close\r\n"...)
 	default:

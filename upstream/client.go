@@ -369,6 +369,18 @@ func (c *Conn) Body(h *Head, noBody bool, timeout time.Duration) *Body {
 	return b
 }
 
+// Buffered takes the bytes read after the head and not used: an
+// upgraded connection's first bytes.
+func (c *Conn) Buffered() []byte {
+	b := c.buf[c.r:c.n]
+	c.r = c.n
+	return b
+}
+
+// Interrupt makes a Read waiting for the backend return at once (with
+// a timeout): the client went away. Safe from another goroutine.
+func (b *Body) Interrupt() { b.c.SetReadDeadline(time.Now()) }
+
 // Done says the body was read whole.
 func (b *Body) Done() bool { return b.done }
 

@@ -125,6 +125,21 @@ func (b *echoBackend) exchange(c net.Conn, br *bufio.Reader) bool {
 		return append(append([]string{}, std...), "Content-Length: "+strconv.Itoa(len(body)))
 	}
 	switch {
+	case strings.Contains(first, "/ws"):
+		// An upgrade: the request comes back, then every byte is echoed
+		// in capitals until the client closes.
+		c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nX-Seen: " +
+			strconv.Itoa(len(text)) + "\r\n\r\n"))
+		buf := make([]byte, 4096)
+		for {
+			n, err := br.Read(buf)
+			if n > 0 {
+				c.Write(bytes.ToUpper(buf[:n]))
+			}
+			if err != nil {
+				return false
+			}
+		}
 	case strings.Contains(first, "/status-299"):
 		c.Write([]byte(head("299 Fine By Me", withLength(text)...) + text))
 	case strings.Contains(first, "/status-404"):
@@ -171,6 +186,7 @@ http {
     log_format up '$request|$status|$upstream_addr|$upstream_status|$proxy_host';
     access_log %[2]s/%[3]s.access.log up;
     upstream backend { server 127.0.0.1:%[4]d; }
+    map $http_upgrade $connection_upgrade { default upgrade; '' close; }
     upstream pair { server 127.0.0.1:%[5]d; server 127.0.0.1:%[4]d; }
     server {
         listen 127.0.0.1:%[1]d;
@@ -215,6 +231,13 @@ http {
         location /ep/ { error_page 404 = @named; }
         location @named { proxy_pass http://127.0.0.1:%[4]d; }
         location /unix/ { proxy_pass http://unix:%[2]s/none.sock:/x/; }
+        location /limited/ { proxy_pass http://127.0.0.1:%[4]d; client_max_body_size 10; }
+        location /ws {
+            proxy_pass http://127.0.0.1:%[4]d;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+        }
     }
 }
 `
@@ -232,6 +255,8 @@ var proxyCases = []exchange{
 	{"exact", "GET /exact?k HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"post", "POST /post HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhello world"},
 	{"post empty", "POST /post HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"},
+	{"post to a temporary file", "POST /post HTTP/1.1\r\nHost: localhost\r\nContent-Length: 20000\r\nConnection: close\r\n\r\n" + strings.Repeat("0123456789", 2000)},
+	{"chunked over the limit", "POST /limited/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"},
 	{"post chunked", "POST /post HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"},
 	{"post expect", "POST /post HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nbody"},
 	{"headers", "GET /headers/x HTTP/1.1\r\nHost: LocalHost:8080\r\nX-Forwarded-For: 10.0.0.1\r\nAccept-Encoding: gzip\r\nX-Real-IP: spoofed\r\nConnection: close\r\n\r\n"},
@@ -273,8 +298,13 @@ var proxyCases = []exchange{
 	{"too big header", "GET /small/x HTTP/1.1\r\nHost: localhost\r\nX-Long: " + strings.Repeat("y", 1100) + "\r\nConnection: close\r\n\r\n"},
 	{"named location", "GET /ep/x?y HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"unix socket missing", "GET /unix/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"upgrade", "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nearly bytes"},
 	{"keep-alive client", "GET /plain HTTP/1.1\r\nHost: localhost\r\n\r\nGET /chunked HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 }
+
+// tempFileRe is a temporary file's name: nginx's under its temp path,
+// edge's under the system's.
+var tempFileRe = regexp.MustCompile(`temporary file \S+`)
 
 var causeRe = regexp.MustCompile(`\) \([^()]*\)( while connecting to upstream)`)
 
@@ -293,6 +323,7 @@ func TestProxy(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	mask := func(lines []string) []string {
 		for i, l := range lines {
+			l = tempFileRe.ReplaceAllString(l, "temporary file FILE")
 			l = strings.ReplaceAll(l, strconv.Itoa(backend.port), "BACKEND")
 			l = strings.ReplaceAll(l, strconv.Itoa(dead), "DEAD")
 			lines[i] = strings.ReplaceAll(l, dir, "DIR")

@@ -1,12 +1,16 @@
 package serve
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,4 +118,97 @@ http {
 	if code, body := get(t, port, "/plain/x"); code != 200 || body != "HTTP/1.0 close" {
 		t.Errorf("plain: %d %q", code, body)
 	}
+}
+
+// proxy_buffering on releases the backend as soon as it has answered,
+// however slowly the client reads (the answer waits in edge, in memory
+// and a temporary file); off, the backend waits for the client.
+func TestBufferingReleasesBackend(t *testing.T) {
+	const size = 16 << 20
+	done := make(chan string, 4)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for i := range chunk {
+		chunk[i] = byte('a' + i%26)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		for n := 0; n < size; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		done <- r.URL.Path
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	port := harness.FreePort(t)
+	dir := t.TempDir()
+	conf := writeConf(t, fmt.Sprintf(`error_log %[3]s/error.log warn;
+events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:%[1]d;
+        location /buf/ { proxy_pass http://127.0.0.1:%[2]d; }
+        location /nobuf/ { proxy_pass http://127.0.0.1:%[2]d; proxy_buffering off; }
+    }
+}
+`, port, ln.Addr().(*net.TCPAddr).Port, dir))
+	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", dir+"/")
+
+	// slowClient asks for path with a small receive buffer and reads
+	// nothing until told; then it reads the whole answer.
+	slowClient := func(path string) (read func() int) {
+		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
+			return nil
+		}}
+		c, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path)
+		return func() int {
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _ := io.Copy(io.Discard, resp.Body)
+			return int(n)
+		}
+	}
+
+	read := slowClient("/buf/x")
+	select {
+	case p := <-done:
+		if p != "/buf/x" {
+			t.Fatalf("%s done", p)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("proxy_buffering on: the backend is still held by a client that does not read")
+	}
+	if n := read(); n != size {
+		t.Errorf("buffered answer: %d bytes, want %d", n, size)
+	}
+	log, _ := os.ReadFile(dir + "/error.log")
+	if !strings.Contains(string(log), "an upstream response is buffered to a temporary file") {
+		t.Errorf("no temporary file warning in the error log:\n%s", log)
+	}
+
+	read = slowClient("/nobuf/x")
+	select {
+	case p := <-done:
+		t.Fatalf("proxy_buffering off: %s done before the client read", p)
+	case <-time.After(time.Second):
+	}
+	if n := read(); n != size {
+		t.Errorf("unbuffered answer: %d bytes, want %d", n, size)
+	}
+	<-done
 }

@@ -9,6 +9,9 @@ package chunked
 type Decoder struct {
 	state int
 	size  int64 // bytes left of the current chunk's data
+	// announced is the size of the chunk whose size line the last
+	// call of Next ended (-1: it ended none).
+	announced int64
 }
 
 const (
@@ -30,6 +33,7 @@ const maxSize = 1 << 40
 // data among it, done that the body ended, ok false that it is
 // malformed. A caller loops until b is used or done.
 func (d *Decoder) Next(b []byte) (n int, piece []byte, done, ok bool) {
+	d.announced = -1
 	for n < len(b) {
 		ch := b[n]
 		switch d.state {
@@ -96,10 +100,16 @@ func (d *Decoder) Next(b []byte) (n int, piece []byte, done, ok bool) {
 
 func (d *Decoder) endSize() {
 	d.state = data
+	d.announced = d.size
 	if d.size == 0 {
 		d.state = trailer
 	}
 }
+
+// Announced is the size of the chunk whose size line the last Next
+// ended, before any of its data: a limit on the body is checked
+// against it, as nginx does. -1 when that Next ended no size line.
+func (d *Decoder) Announced() int64 { return d.announced }
 
 func unhex(c byte) int {
 	switch {
