@@ -730,6 +730,9 @@ func (rq *request) proxyAnswer(w *response, pr *proxyRun, a *upstreamAnswer) int
 		t.response = time.Since(t.start)
 		return h.Status
 	}
+	if v := h.Get("X-Accel-Redirect"); v != "" {
+		return rq.accelRedirect(w, pr, a, v)
+	}
 	rq.sendContinue()
 	w.statusLine = h.StatusLine
 	w.upstream = true
@@ -787,6 +790,54 @@ func (rq *request) proxyAnswer(w *response, pr *proxyRun, a *upstreamAnswer) int
 		}
 	})
 	return 0
+}
+
+// accelRedirectKept are the headers of an answer with X-Accel-Redirect
+// that the redirected request keeps (the "redirect" column of nginx's
+// ngx_http_upstream_headers_in).
+var accelRedirectKept = []string{"Content-Type", "Set-Cookie", "Content-Disposition", "Cache-Control", "Expires", "Accept-Ranges"}
+
+// accelRedirect is nginx's X-Accel-Redirect: the backend names a URI
+// (or a named location) that answers instead, internally — a protected
+// download the application allowed, served by edge. The answer's body
+// is dropped.
+func (rq *request) accelRedirect(w *response, pr *proxyRun, a *upstreamAnswer, to string) int {
+	a.conn.Close()
+	t := &pr.tries[len(pr.tries)-1]
+	t.response = time.Since(t.start)
+	hdr := w.Header()
+	for _, f := range a.head.Fields {
+		for _, k := range accelRedirectKept {
+			if strings.EqualFold(f.Name, k) {
+				hdr.Add(f.Name, f.Value)
+			}
+		}
+	}
+	if strings.HasPrefix(to, "@") {
+		pr.redirected = true
+		rq.named = to
+		return internalRedirect
+	}
+	uri, args, _ := strings.Cut(to, "?")
+	if unsafeURI(uri) {
+		rq.log(errlog.Error, `unsafe URI "%s" was detected while reading response header from upstream`, uri)
+		return http.StatusNotFound
+	}
+	pr.redirected = true
+	if rq.method != http.MethodHead {
+		rq.method = http.MethodGet
+	}
+	rq.uri, rq.args, rq.restart, rq.internal = uri, args, true, true
+	return internalRedirect
+}
+
+// unsafeURI is ngx_http_parse_unsafe_uri's verdict: a path that climbs
+// out with "..", or holds a NUL.
+func unsafeURI(uri string) bool {
+	if strings.IndexByte(uri, 0) >= 0 || uri == ".." || strings.HasPrefix(uri, "../") {
+		return true
+	}
+	return strings.Contains(uri, "/../") || strings.HasSuffix(uri, "/..")
 }
 
 // copyBody sends the answer's body to the client: each read from the

@@ -255,7 +255,11 @@ func serveFile(w *response, rq *request, loc *LocationConf, f *file) int {
 	hdr := w.Header()
 	mtime := f.mtime()
 	size := f.size()
-	hdr.Set("Content-Type", loc.contentType(rq.uri))
+	// ngx_http_set_content_type: a type set already (by a backend's
+	// X-Accel-Redirect answer) stays.
+	if hdr.Get("Content-Type") == "" {
+		hdr.Set("Content-Type", loc.contentType(rq.uri))
+	}
 	hdr.Set("Last-Modified", mtime.UTC().Format(http.TimeFormat))
 	tag := ""
 	if loc.ETag.Value {

@@ -140,6 +140,13 @@ func (b *echoBackend) exchange(c net.Conn, br *bufio.Reader) bool {
 				return false
 			}
 		}
+	case strings.Contains(first, "/accel-named"):
+		c.Write([]byte(head("200 OK", "X-Accel-Redirect: @accel", "Content-Length: 4") + "body"))
+	case strings.Contains(first, "/accel-unsafe"):
+		c.Write([]byte(head("200 OK", "X-Accel-Redirect: /files/../proxy_test.conf", "Content-Length: 4") + "body"))
+	case strings.Contains(first, "/accel"):
+		c.Write([]byte(head("200 OK", "X-Accel-Redirect: /files/a.txt?x=1", "Content-Type: application/x-custom",
+			"Content-Disposition: attachment; filename=a.txt", "Set-Cookie: s=1", "X-Dropped: yes", "Content-Length: 4") + "body"))
 	case strings.Contains(first, "/status-299"):
 		c.Write([]byte(head("299 Fine By Me", withLength(text)...) + text))
 	case strings.Contains(first, "/status-404"):
@@ -230,7 +237,9 @@ http {
         location /small/ { proxy_pass http://127.0.0.1:%[4]d; proxy_buffer_size 1k; }
         location /ep/ { error_page 404 = @named; }
         location @named { proxy_pass http://127.0.0.1:%[4]d; }
+        location @accel { return 200 "named\n"; }
         location /unix/ { proxy_pass http://unix:%[2]s/none.sock:/x/; }
+        location /files/ { internal; alias %[2]s/files/; }
         location /limited/ { proxy_pass http://127.0.0.1:%[4]d; client_max_body_size 10; }
         location /ws {
             proxy_pass http://127.0.0.1:%[4]d;
@@ -299,6 +308,12 @@ var proxyCases = []exchange{
 	{"named location", "GET /ep/x?y HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"unix socket missing", "GET /unix/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"upgrade", "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nearly bytes"},
+	{"x-accel-redirect", "GET /accel HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"x-accel-redirect head", "HEAD /accel HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"x-accel-redirect post", "POST /accel HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx"},
+	{"x-accel-redirect named", "GET /accel-named HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"x-accel-redirect unsafe", "GET /accel-unsafe HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"files are internal", "GET /files/a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"keep-alive client", "GET /plain HTTP/1.1\r\nHost: localhost\r\n\r\nGET /chunked HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 }
 
@@ -313,6 +328,10 @@ func TestProxy(t *testing.T) {
 	dir := t.TempDir()
 	backend := startEcho(t)
 	dead := harness.FreePort(t) // nothing listens there
+	os.MkdirAll(filepath.Join(dir, "files"), 0o755)
+	os.WriteFile(filepath.Join(dir, "files", "a.txt"), []byte("the protected file\n"), 0o644)
+	mtime := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	os.Chtimes(filepath.Join(dir, "files", "a.txt"), mtime, mtime)
 	conf := func(name string) func(int) string {
 		return func(port int) string { return fmt.Sprintf(proxyConf, port, dir, name, backend.port, dead) }
 	}
