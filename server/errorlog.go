@@ -73,6 +73,8 @@ func (rt *Runtime) openErrorLogs(m *MainConf) error {
 // closeFiles closes the log files, and the idle upstream connections
 // no later Runtime took over.
 func (rt *Runtime) closeFiles() {
+	rt.stopChecks()
+	rt.checking.Wait() // they log: before the logs close
 	rt.closeGroups()
 	for _, b := range rt.buffered {
 		b.flush()

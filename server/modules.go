@@ -21,6 +21,7 @@ var Modules = [][]conf.Command{
 	GzipCommands,
 	ProxyCommands,
 	UpstreamCommands,
+	HealthCheckCommands,
 	LogCommands,
 	SSLCommands,
 	NginxCommands,

@@ -98,6 +98,7 @@ func (p *Process) Activate(rt *Runtime) error {
 		p.ports[pt.key] = pt
 	}
 	rt.adoptGroups()
+	rt.startChecks()
 	old := p.cur.Swap(rt)
 	for _, pt := range opened {
 		p.accepts.Add(1)
@@ -196,6 +197,7 @@ func (rt *Runtime) release() {
 
 // retire closes the Runtime's files once its last request has ended.
 func (rt *Runtime) retire() {
+	rt.stopChecks()
 	rt.retired.Store(true)
 	if rt.active.Load() == 0 {
 		rt.closeOnce.Do(rt.closeFiles)

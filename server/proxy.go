@@ -375,6 +375,8 @@ type ProxyConf struct {
 	// default of the level's proxy_pass); RedirectOff is "off".
 	Redirects   []proxyRedirect
 	RedirectOff bool
+	// HealthCheck is the location's health_check (not inherited).
+	HealthCheck *healthCheck
 	// pass is the proxy_pass the level proxies with: its own, or for an
 	// if or limit_except level without one, its location's.
 	pass *ProxyPass

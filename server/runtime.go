@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"edge/internal/errlog"
 	"errors"
 	"net"
@@ -32,6 +33,12 @@ type Runtime struct {
 	mainLog   []*errlog.Logger  // the main level's error logs
 	groups    map[string]*group // the upstreams, by lower-case name
 	prev      *Runtime          // while compiling a reload: the Runtime in force
+
+	// checks are the health checks; stopCheck stops them, checking
+	// counts those running.
+	checks    []runningCheck
+	stopCheck context.CancelFunc
+	checking  sync.WaitGroup
 
 	// active counts the requests running on this Runtime; once it is
 	// retired (another is in force) and they have ended, its files close.
@@ -165,6 +172,9 @@ func build(m *MainConf, prev *Runtime) (*Runtime, error) {
 			}
 		}
 		if err := rt.compileGroups(m.HTTP, prev); err != nil {
+			return nil, err
+		}
+		if err := rt.compileHealthChecks(m.HTTP); err != nil {
 			return nil, err
 		}
 	}

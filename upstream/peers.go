@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,7 +24,41 @@ type Peer struct {
 	currentWeight, effectiveWeight int
 	conns, fails                   int
 	accessed, checked              int64 // Unix seconds, as nginx's ngx_time()
+
+	// unhealthy is the active health check's verdict, read by the
+	// balancers without a lock; healthMu guards checks, the verdicts in a
+	// row against it, and changes of unhealthy.
+	unhealthy atomic.Bool
+	healthMu  sync.Mutex
+	checks    int
 }
+
+// Check records an active health check of the peer: it goes down after
+// fails failed checks in a row, and up again after passes good ones.
+// It reports a change, and the peer's health after it.
+func (peer *Peer) Check(ok bool, fails, passes int) (changed, healthy bool) {
+	peer.healthMu.Lock()
+	defer peer.healthMu.Unlock()
+	healthy = !peer.unhealthy.Load()
+	if ok == healthy {
+		peer.checks = 0
+		return false, healthy
+	}
+	peer.checks++
+	need := fails
+	if ok {
+		need = passes
+	}
+	if peer.checks < need {
+		return false, healthy
+	}
+	peer.checks = 0
+	peer.unhealthy.Store(!ok)
+	return true, ok
+}
+
+// Healthy is the active health check's verdict (true without checks).
+func (peer *Peer) Healthy() bool { return !peer.unhealthy.Load() }
 
 // Peers are the primary servers of an upstream, with their backups
 // (ngx_http_upstream_rr_peers_t and its next).
@@ -58,6 +93,15 @@ func newPeers(list []*Peer) *Peers {
 		}
 	}
 	return p
+}
+
+// All are the peers, primaries then backups.
+func (p *Peers) All() []*Peer {
+	out := append([]*Peer{}, p.Peer...)
+	if p.Backup != nil {
+		out = append(out, p.Backup.Peer...)
+	}
+	return out
 }
 
 // clock is nginx's ngx_time(): passive health counts in seconds.
@@ -104,7 +148,7 @@ func (p *Peers) Start(t *Try) {
 
 // usable is the test every balancer makes of a peer it considers.
 func (peer *Peer) usable(now int64) bool {
-	if peer.Down {
+	if peer.Down || peer.unhealthy.Load() {
 		return false
 	}
 	if peer.MaxFails > 0 && peer.fails >= peer.MaxFails && now-peer.checked <= int64(peer.FailTimeout/time.Second) {
@@ -127,7 +171,7 @@ func (t *Try) roundRobin() *Peer {
 	for {
 		ps := t.peers
 		if ps.single {
-			if peer := ps.Peer[0]; !peer.Down && (peer.MaxConns == 0 || peer.conns < peer.MaxConns) {
+			if peer := ps.Peer[0]; !peer.Down && peer.Healthy() && (peer.MaxConns == 0 || peer.conns < peer.MaxConns) {
 				t.current = peer
 				peer.conns++
 				return peer

@@ -212,3 +212,88 @@ http {
 	}
 	<-done
 }
+
+// health_check takes a peer whose check fails out of the balancing and
+// brings it back once it passes; the changes are logged.
+func TestHealthCheck(t *testing.T) {
+	var sick atomic.Bool
+	backend := func(name string, checked func() bool) int {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/health" && !checked() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			io.WriteString(w, name)
+		})}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		return ln.Addr().(*net.TCPAddr).Port
+	}
+	a := backend("a", func() bool { return true })
+	b := backend("b", func() bool { return !sick.Load() })
+	port := harness.FreePort(t)
+	dir := t.TempDir()
+	conf := writeConf(t, fmt.Sprintf(`error_log %[4]s/error.log notice;
+events {}
+http {
+    access_log off;
+    upstream pair { server 127.0.0.1:%[2]d; server 127.0.0.1:%[3]d; }
+    server {
+        listen 127.0.0.1:%[1]d;
+        location / { proxy_pass http://pair; health_check interval=100ms fails=2 passes=2 uri=/health; }
+    }
+}
+`, port, a, b, dir))
+	cmd := harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", dir+"/")
+	answers := func() map[string]int {
+		seen := map[string]int{}
+		for i := 0; i < 20; i++ {
+			_, body := get(t, port, "/")
+			seen[body]++
+		}
+		return seen
+	}
+	if seen := answers(); seen["a"] == 0 || seen["b"] == 0 {
+		t.Fatalf("both healthy: %v", seen)
+	}
+	sick.Store(true)
+	waitLog := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			log, _ := os.ReadFile(dir + "/error.log")
+			if strings.Contains(string(log), want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the error log:\n%s", want, log)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitLog(fmt.Sprintf(`peer is unhealthy (status code 503) while checking status code of upstream, health check "interval=100ms fails=2 passes=2 uri=/health" of peer 127.0.0.1:%d in upstream "pair"`, b))
+	if seen := answers(); seen["b"] != 0 || seen["a"] != 20 {
+		t.Errorf("b unhealthy: %v", seen)
+	}
+	sick.Store(false)
+	waitLog(fmt.Sprintf(`peer is healthy while checking status code of upstream, health check "interval=100ms fails=2 passes=2 uri=/health" of peer 127.0.0.1:%d in upstream "pair"`, b))
+	if seen := answers(); seen["a"] == 0 || seen["b"] == 0 {
+		t.Errorf("b healthy again: %v", seen)
+	}
+
+	// A reload without the health check stops it: b, sick again, is
+	// no longer taken out.
+	text, _ := os.ReadFile(conf)
+	os.WriteFile(conf, []byte(strings.Replace(string(text), " health_check interval=100ms fails=2 passes=2 uri=/health;", "", 1)), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitLog("reconfigured")
+	sick.Store(true)
+	time.Sleep(500 * time.Millisecond)
+	if seen := answers(); seen["b"] == 0 {
+		t.Errorf("health check still running after the reload: %v", seen)
+	}
+}
