@@ -160,11 +160,10 @@ func (rt *Runtime) startChecks() {
 			}
 		}
 	}
-	if len(rt.checks) == 0 {
-		return
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	rt.stopCheck = cancel
+	rt.checking.Add(1)
+	go rt.warnUnresolved(ctx)
 	for _, c := range rt.checks {
 		rt.checking.Add(1)
 		go rt.healthChecker(ctx, c)

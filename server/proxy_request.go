@@ -598,6 +598,10 @@ func (rq *request) handshake(nc net.Conn, p *ProxyConf) (net.Conn, error) {
 // connectLevel is ngx_event_connect_peer's: the errors a network gives
 // at error, the others (a missing socket, a permission) at crit.
 func connectLevel(err error) errlog.Level {
+	var ce *upstream.ConnectError
+	if errors.As(err, &ce) && ce.Host != "" {
+		return errlog.Error // nginx's resolver logs at error
+	}
 	for _, e := range []syscall.Errno{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ENETDOWN,
 		syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.EHOSTUNREACH} {
 		if errors.Is(err, e) {

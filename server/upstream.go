@@ -1,12 +1,15 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"edge/internal/conf"
+	"edge/internal/errlog"
 	"edge/parser"
 	"edge/upstream"
 )
@@ -46,6 +49,7 @@ func setUpstreamServer(s *conf.Scope, d *parser.Directive) error {
 	if err != nil {
 		return parser.Errorf(d.End, "%s", err.Error())
 	}
+	srv.Pos = d.End
 	u.Servers = append(u.Servers, srv)
 	return nil
 }
@@ -163,7 +167,7 @@ func signature(u *upstream.Conf) string {
 	fmt.Fprintf(&b, "%s|%s|%d|%v|%d|%d|%d", u.Name, u.Method, u.Keepalive, u.Two,
 		u.KeepaliveTimeout, u.KeepaliveRequests, u.KeepaliveTime)
 	for _, s := range u.Servers {
-		fmt.Fprintf(&b, "|%+v", *s)
+		fmt.Fprintf(&b, "|%s %s %d %d %v %d %v %v", s.Network, s.Address, s.Weight, s.MaxFails, s.FailTimeout, s.MaxConns, s.Backup, s.Down)
 	}
 	return b.String()
 }
@@ -226,6 +230,7 @@ func (rt *Runtime) compileGroups(h *HTTPConf, prev *Runtime) error {
 		if err != nil {
 			return parser.Errorf(pp.Pos, "%s", err.Error())
 		}
+		srv.Pos = pp.Pos
 		u.Servers = []*upstream.Server{srv}
 		g, err := add(u)
 		if err != nil {
@@ -250,6 +255,34 @@ func (rt *Runtime) closeGroups() {
 	for _, g := range rt.groups {
 		if g.state.pool != nil && g.state.owner.Load() == rt {
 			g.state.pool.Close()
+		}
+	}
+}
+
+// warnUnresolved logs, once a configuration is in force, each server
+// whose host name does not resolve: nginx refuses to start on it; edge
+// starts, answers 502 for it, and resolves again at each connection.
+func (rt *Runtime) warnUnresolved(ctx context.Context) {
+	defer rt.checking.Done()
+	seen := map[string]bool{}
+	for _, g := range rt.groups {
+		for _, srv := range g.conf.Servers {
+			host := srv.Host()
+			if host == "" || seen[host+srv.Pos.String()] {
+				continue
+			}
+			seen[host+srv.Pos.String()] = true
+			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := upstream.Resolvable(lctx, host)
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				for _, l := range rt.mainLog {
+					l.Log(errlog.Warn, `host not found in upstream "%s" in %s (%v); requests to it answer 502 until it resolves`, srv.Addr, srv.Pos, err)
+				}
+			}
 		}
 	}
 }

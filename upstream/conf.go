@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -86,6 +87,21 @@ type Server struct {
 	FailTimeout      time.Duration
 	MaxConns         int
 	Backup, Down     bool
+	// Pos is where the server is written (a server line, or the
+	// proxy_pass of an implicit upstream).
+	Pos parser.Pos
+}
+
+// Host is the server's host name, or "" for an address or a socket.
+func (s *Server) Host() string {
+	if s.Network != "tcp" {
+		return ""
+	}
+	host, _, _ := net.SplitHostPort(s.Address)
+	if _, err := netip.ParseAddr(host); err == nil {
+		return ""
+	}
+	return host
 }
 
 // ParseServer reads a server line's arguments as ngx_http_upstream_server

@@ -27,6 +27,9 @@ type ConnectError struct {
 	Peer    string // "127.0.0.1:8000" or "unix:/run/app.sock"
 	Err     error
 	Timeout bool
+	// Host is set when the peer's host name did not resolve; Reason
+	// then says why in the words of nginx's resolver.
+	Host, Reason string
 	// Cause explains a unix socket's failure; empty otherwise.
 	Cause string
 }
@@ -36,6 +39,9 @@ type ConnectError struct {
 // unix:/x failed (2: No such file or directory)`, `upstream timed out
 // (110: Connection timed out)`.
 func (e *ConnectError) Error() string {
+	if e.Host != "" {
+		return e.Host + " could not be resolved (" + e.Reason + ")"
+	}
 	if e.Timeout {
 		return "upstream timed out (110: Connection timed out)"
 	}
@@ -61,7 +67,11 @@ func Dial(ctx context.Context, name string, timeout time.Duration) (net.Conn, er
 	}
 	e := &ConnectError{Peer: name, Err: err}
 	var errno syscall.Errno
+	var dnsErr *net.DNSError
 	switch {
+	case errors.As(err, &dnsErr):
+		e.Host, e.Reason = dnsErr.Name, resolveReason(dnsErr)
+		return nil, e
 	case errors.As(err, &errno):
 		e.Err = errno
 	case isTimeout(err):
@@ -71,6 +81,31 @@ func Dial(ctx context.Context, name string, timeout time.Duration) (net.Conn, er
 		e.Cause = explainSocket(addr, errno, os.Geteuid(), groups())
 	}
 	return nil, e
+}
+
+// resolveReason words a failed lookup as nginx's resolver does
+// (ngx_resolver_strerror).
+func resolveReason(e *net.DNSError) string {
+	switch {
+	case e.IsNotFound:
+		return "3: Host not found"
+	case e.IsTimeout:
+		return "110: Operation timed out"
+	}
+	return "2: Server failure"
+}
+
+// Resolvable looks a host name up the way Dial will: nil, or why it
+// does not resolve (nginx's resolver's words).
+func Resolvable(ctx context.Context, host string) error {
+	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) {
+			return &ConnectError{Peer: host, Err: err, Host: host, Reason: resolveReason(dnsErr)}
+		}
+		return err
+	}
+	return nil
 }
 
 func isTimeout(err error) bool {

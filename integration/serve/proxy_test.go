@@ -297,3 +297,50 @@ http {
 		t.Errorf("health check still running after the reload: %v", seen)
 	}
 }
+
+// A server whose name does not resolve does not stop edge: it starts,
+// warns, and answers 502 for it, saying why in the error log.
+func TestUnresolvedUpstream(t *testing.T) {
+	port := harness.FreePort(t)
+	dir := t.TempDir()
+	conf := writeConf(t, fmt.Sprintf(`error_log %[2]s/error.log warn;
+events {}
+http {
+    access_log off;
+    upstream app { server app.invalid:8000; }
+    server {
+        listen 127.0.0.1:%[1]d;
+        location / { proxy_pass http://app; }
+        location /direct/ { proxy_pass http://direct.invalid:8000; }
+    }
+}
+`, port, dir))
+	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", dir+"/")
+	for _, path := range []string{"/", "/direct/x"} {
+		if code, body := get(t, port, path); code != 502 || !strings.Contains(body, "502 Bad Gateway") {
+			t.Errorf("%s: %d %q", path, code, body)
+		}
+	}
+	for _, want := range []string{
+		`[warn] `, `host not found in upstream "app.invalid:8000" in ` + conf + `:5 (app.invalid could not be resolved (3: Host not found)); requests to it answer 502 until it resolves`,
+		`host not found in upstream "direct.invalid:8000" in ` + conf + `:9`,
+		`app.invalid could not be resolved (3: Host not found) while connecting to upstream`,
+	} {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			log, _ := os.ReadFile(dir + "/error.log")
+			if i := strings.Index(string(log), want); i >= 0 {
+				line := string(log)[strings.LastIndexByte(string(log[:i]), '\n')+1 : i]
+				if strings.Contains(want, "while connecting") && !strings.Contains(line, "[error]") {
+					t.Errorf("not at error level: %s", line)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("no %q in the error log:\n%s", want, log)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
