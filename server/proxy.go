@@ -17,6 +17,8 @@ import (
 // ProxyCommands are the proxy module's directives edge implements; the
 // others are in NginxCommands.
 var ProxyCommands = []conf.Command{
+	{Name: "proxy_cookie_path", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Set: setProxyCookie},
+	{Name: "proxy_cookie_domain", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Set: setProxyCookie},
 	{Name: "proxy_pass", Once: true, Type: conf.HTTPLoc | conf.HTTPLif | conf.HTTPLmt | conf.Take1, Module: "ngx_http_proxy_module", Set: setProxyPass},
 	{Name: "proxy_redirect", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Set: setProxyRedirect},
 	{Name: "proxy_buffering", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).Buffering })},
@@ -200,22 +202,36 @@ func (h *HTTPConf) checkProxyPorts(name string) error {
 	return nil
 }
 
-// proxyRegexOrTemplate compiles the first value of proxy_redirect and
-// the proxy_cookie_* directives: "~re" ("~*re" caseless) or a string
-// with variables.
-func proxyRegexOrTemplate(h *HTTPConf, d *parser.Directive, v string, alwaysCaseless bool) error {
+// rewritePattern compiles the first value of proxy_redirect and the
+// proxy_cookie_* directives: "~re" ("~*re" caseless) or a string with
+// variables.
+func (h *HTTPConf) rewritePattern(d *parser.Directive, v string, alwaysCaseless bool) (proxyRedirect, error) {
+	var r proxyRedirect
 	if strings.HasPrefix(v, "~") {
 		expr, caseless := v[1:], alwaysCaseless
 		if strings.HasPrefix(expr, "*") {
 			expr, caseless = expr[1:], true
 		}
-		if _, err := h.regex(expr, caseless); err != nil {
-			return parser.Errorf(d.End, `%v in "%s"`, err, expr)
+		re, err := h.regex(expr, caseless)
+		if err != nil {
+			return r, parser.Errorf(d.End, `%v in "%s"`, err, expr)
 		}
-		return nil
+		r.re = re
+		return r, nil
 	}
-	_, err := h.compileTemplate(v, d.End)
-	return err
+	t, err := h.compileTemplate(v, d.End)
+	r.from = t
+	return r, err
+}
+
+// rewriteRule is a pattern and its replacement.
+func (h *HTTPConf) rewriteRule(d *parser.Directive, alwaysCaseless bool) (proxyRedirect, error) {
+	r, err := h.rewritePattern(d, d.Args[0].Value, alwaysCaseless)
+	if err != nil {
+		return r, err
+	}
+	r.to, err = h.compileTemplate(d.Args[1].Value, d.End)
+	return r, err
 }
 
 // setProxyRedirect is ngx_http_proxy_redirect: "off", "default" after
@@ -243,29 +259,10 @@ func setProxyRedirect(s *conf.Scope, d *parser.Directive) error {
 		}
 		return nil
 	}
-	var r proxyRedirect
-	if strings.HasPrefix(v, "~") {
-		expr, caseless := v[1:], false
-		if strings.HasPrefix(expr, "*") {
-			expr, caseless = expr[1:], true
-		}
-		re, err := l.http.regex(expr, caseless)
-		if err != nil {
-			return parser.Errorf(d.End, `%v in "%s"`, err, expr)
-		}
-		r.re = re
-	} else {
-		t, err := l.http.compileTemplate(v, d.End)
-		if err != nil {
-			return err
-		}
-		r.from = t
-	}
-	to, err := l.http.compileTemplate(d.Args[1].Value, d.End)
+	r, err := l.http.rewriteRule(d, false)
 	if err != nil {
 		return err
 	}
-	r.to = to
 	if !p.RedirectOff {
 		p.Redirects = append(p.Redirects, r)
 	}
@@ -293,18 +290,34 @@ func (h *HTTPConf) defaultRedirect(path string, pp *ProxyPass) (proxyRedirect, e
 // or a value (a regex or a string) and its replacement.
 func setProxyCookie(s *conf.Scope, d *parser.Directive) error {
 	l := lv(s)
+	rules := &l.loc.Proxy.CookiePaths
+	if d.Name == "proxy_cookie_domain" {
+		rules = &l.loc.Proxy.CookieDomains
+	}
 	v := d.Args[0].Value
 	if len(d.Args) == 1 {
 		if v != "off" {
 			return parser.Errorf(d.End, `invalid parameter "%s"`, v)
 		}
+		*rules = cookieRules{set: true}
 		return nil
 	}
-	if err := proxyRegexOrTemplate(l.http, d, v, d.Name == "proxy_cookie_domain"); err != nil {
+	// proxy_cookie_domain's regexes are always caseless.
+	r, err := l.http.rewriteRule(d, d.Name == "proxy_cookie_domain")
+	if err != nil {
 		return err
 	}
-	_, err := l.http.compileTemplate(d.Args[1].Value, d.End)
-	return err
+	rules.set = true
+	rules.list = append(rules.list, r)
+	return nil
+}
+
+// cookieRules are a level's proxy_cookie_domain or proxy_cookie_path
+// rules; set says the level has the directive ("off" leaves none), else
+// it inherits.
+type cookieRules struct {
+	list []proxyRedirect
+	set  bool
 }
 
 // setProxyCookieFlags checks proxy_cookie_flags's cookie (a regex or a
@@ -316,7 +329,8 @@ func setProxyCookieFlags(s *conf.Scope, d *parser.Directive) error {
 	if len(d.Args) == 1 {
 		return parser.Errorf(d.End, `invalid parameter "%s"`, d.Args[0].Value)
 	}
-	return proxyRegexOrTemplate(lv(s).http, d, d.Args[0].Value, false)
+	_, err := lv(s).http.rewritePattern(d, d.Args[0].Value, false)
+	return err
 }
 
 // setProxyBind checks proxy_bind as ngx_http_upstream_bind_set_slot
@@ -375,6 +389,9 @@ type ProxyConf struct {
 	// default of the level's proxy_pass); RedirectOff is "off".
 	Redirects   []proxyRedirect
 	RedirectOff bool
+	// CookieDomains and CookiePaths rewrite the Domain and Path of the
+	// answer's Set-Cookie headers.
+	CookieDomains, CookiePaths cookieRules
 	// HealthCheck is the location's health_check (not inherited).
 	HealthCheck *healthCheck
 	// pass is the proxy_pass the level proxies with: its own, or for an
@@ -563,6 +580,12 @@ func (p *ProxyConf) merge(parent *ProxyConf, own *ProxyPass, inner bool) {
 	p.NextUpstreamTries.Merge(parent.NextUpstreamTries, 0)
 	p.NextUpstreamTimeout.Merge(parent.NextUpstreamTimeout, 0)
 	p.Method.Merge(parent.Method, nil)
+	if !p.CookieDomains.set {
+		p.CookieDomains = parent.CookieDomains
+	}
+	if !p.CookiePaths.set {
+		p.CookiePaths = parent.CookiePaths
+	}
 	// ngx_http_proxy_merge_loc_conf: "off" is inherited; rules are
 	// inherited as a whole; a level that has neither but a proxy_pass
 	// gets its default rule (a variable or unix: one has none).

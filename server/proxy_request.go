@@ -751,6 +751,11 @@ func (rq *request) proxyAnswer(w *response, pr *proxyRun, a *upstreamAnswer) int
 		switch string(lkey) {
 		case "connection", "keep-alive", "transfer-encoding":
 			continue
+		case "set-cookie":
+			if p.CookieDomains.list != nil || p.CookiePaths.list != nil {
+				hdr.Add(f.Name, rq.rewriteCookie(p, f.Value))
+				continue
+			}
 		case "server":
 			w.passedServer = true
 		case "date":
@@ -794,6 +799,79 @@ func (rq *request) proxyAnswer(w *response, pr *proxyRun, a *upstreamAnswer) int
 		}
 	})
 	return 0
+}
+
+// rewriteCookie applies proxy_cookie_domain and proxy_cookie_path to a
+// Set-Cookie value (nginx's ngx_http_proxy_rewrite_cookie): the first
+// rule that matches an attribute's value rewrites it; a cookie changed
+// is written again with its attributes joined by "; ".
+func (rq *request) rewriteCookie(p *ProxyConf, v string) string {
+	attrs := strings.Split(v, ";")
+	changed := false
+	for i := 1; i < len(attrs); i++ {
+		a := strings.TrimLeft(attrs[i], " \t")
+		key, value, ok := strings.Cut(a, "=")
+		if !ok {
+			continue
+		}
+		var rules []proxyRedirect
+		domain := false
+		switch {
+		case strings.EqualFold(key, "domain"):
+			rules, domain = p.CookieDomains.list, true
+		case strings.EqualFold(key, "path"):
+			rules = p.CookiePaths.list
+		default:
+			continue
+		}
+		if nv, ok := rq.rewriteValue(rules, value, domain); ok {
+			attrs[i], changed = key+"="+nv, true
+		}
+	}
+	if !changed {
+		return v
+	}
+	for i := range attrs {
+		attrs[i] = strings.TrimLeft(attrs[i], " \t")
+	}
+	return strings.Join(attrs, "; ")
+}
+
+// rewriteValue is the first rule of rules that rewrites a cookie's
+// domain or path: a regex replaces the whole value; a string, the prefix
+// it matches (for a domain: the whole value, without case, a leading dot
+// kept).
+func (rq *request) rewriteValue(rules []proxyRedirect, v string, domain bool) (string, bool) {
+	for _, r := range rules {
+		if r.re != nil {
+			idx := r.re.match(v)
+			if idx == nil {
+				continue
+			}
+			saved := rq.match
+			rq.match = &regexMatch{re: r.re, subject: v, idx: idx}
+			to := r.to.String(rq)
+			rq.match = saved
+			return to, true
+		}
+		from := r.from.String(rq)
+		if domain {
+			dot := ""
+			rest := v
+			if strings.HasPrefix(v, ".") {
+				dot, rest = ".", v[1:]
+			}
+			from = strings.TrimPrefix(from, ".")
+			if strings.EqualFold(rest, from) {
+				return dot + r.to.String(rq), true
+			}
+			continue
+		}
+		if strings.HasPrefix(v, from) {
+			return r.to.String(rq) + v[len(from):], true
+		}
+	}
+	return v, false
 }
 
 // accelRedirectKept are the headers of an answer with X-Accel-Redirect

@@ -140,6 +140,12 @@ func (b *echoBackend) exchange(c net.Conn, br *bufio.Reader) bool {
 				return false
 			}
 		}
+	case strings.Contains(first, "/cookies"):
+		c.Write([]byte(head("200 OK", append(withLength(text),
+			"Set-Cookie: a=1; Domain=backend.example; Path=/app/x",
+			"Set-Cookie: b=2;path=/re/y;domain=.Backend.Example; HttpOnly",
+			"Set-Cookie: c=3; Path=/other; Secure",
+			"Set-Cookie: d=4")...) + text))
 	case strings.Contains(first, "/accel-named"):
 		c.Write([]byte(head("200 OK", "X-Accel-Redirect: @accel", "Content-Length: 4") + "body"))
 	case strings.Contains(first, "/accel-unsafe"):
@@ -240,6 +246,13 @@ http {
         location @accel { return 200 "named\n"; }
         location /unix/ { proxy_pass http://unix:%[2]s/none.sock:/x/; }
         location /files/ { internal; alias %[2]s/files/; }
+        location /jar/ {
+            proxy_pass http://127.0.0.1:%[4]d;
+            proxy_cookie_domain backend.example www.example.com;
+            proxy_cookie_path /app/ /;
+            proxy_cookie_path ~^/re/(.*)$ /regex/$1;
+        }
+        location /jar/off/ { proxy_pass http://127.0.0.1:%[4]d; proxy_cookie_path off; }
         location /limited/ { proxy_pass http://127.0.0.1:%[4]d; client_max_body_size 10; }
         location /ws {
             proxy_pass http://127.0.0.1:%[4]d;
@@ -308,6 +321,9 @@ var proxyCases = []exchange{
 	{"named location", "GET /ep/x?y HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"unix socket missing", "GET /unix/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"upgrade", "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nearly bytes"},
+	{"cookies", "GET /jar/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"cookies off", "GET /jar/off/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"cookies untouched", "GET /cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"x-accel-redirect", "GET /accel HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"x-accel-redirect head", "HEAD /accel HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"x-accel-redirect post", "POST /accel HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx"},
