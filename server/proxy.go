@@ -17,6 +17,7 @@ import (
 // ProxyCommands are the proxy module's directives edge implements; the
 // others are in NginxCommands.
 var ProxyCommands = []conf.Command{
+	{Name: "proxy_request_buffering", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).RequestBuffering })},
 	{Name: "proxy_cookie_path", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Set: setProxyCookie},
 	{Name: "proxy_cookie_domain", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Set: setProxyCookie},
 	{Name: "proxy_pass", Once: true, Type: conf.HTTPLoc | conf.HTTPLif | conf.HTTPLmt | conf.Take1, Module: "ngx_http_proxy_module", Set: setProxyPass},

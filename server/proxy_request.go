@@ -49,6 +49,9 @@ type proxyRun struct {
 	// bodyLength is $proxy_internal_body_length (-1: no body sent).
 	bodyLength int64
 	body       *requestBody // nil: none
+	// stream says the body goes to the backend as it comes
+	// (proxy_request_buffering off); chunked, in chunks.
+	stream, chunked bool
 	// tries are the peers tried, in order; peer is the one in use.
 	tries []upstreamTry
 	peer  string
@@ -192,29 +195,77 @@ func (rq *request) readBody(pr *proxyRun) (code int) {
 		}
 		return 0
 	}
-	rq.sendContinue()
-	if err := c.flush(); err != nil {
-		return rq.clientGone(err, "reading client request body")
-	}
-	limit := rq.loc.ClientMaxBodySize.Value
 	body := &requestBody{rq: rq, memory: int(rq.loc.ClientBodyBufferSize.Value)}
 	defer func() {
 		if code != 0 || rq.c.closed {
 			body.close()
 		}
 	}()
+	// proxy_request_buffering off: the body goes to the backend as it
+	// comes, in chunks when it came in chunks (which HTTP/1.0 cannot
+	// carry: then it is read whole all the same, as nginx does). What
+	// came with the head is taken first; a body that came whole with it
+	// goes as a buffered one does.
+	stream := !pr.p.RequestBuffering.Value && !(c.bodyChunked && pr.p.HTTPVersion.Value == "1.0")
+	if stream {
+		// What came with the head stays in memory, whatever its size.
+		body.memory = max(body.memory, len(c.buf))
+	} else {
+		rq.sendContinue()
+		if err := c.flush(); err != nil {
+			return rq.clientGone(err, "reading client request body")
+		}
+	}
+	chunked := c.bodyChunked
+	status, err := rq.bodyPieces(func(piece []byte, _ bool) error { return body.write(piece) }, &body.size, !stream, "reading client request body")
+	switch {
+	case err == errClientGone:
+		return 0
+	case err != nil:
+		return http.StatusInternalServerError
+	case status != 0:
+		return status
+	}
+	pr.body, pr.bodyLength = body, body.size
+	if stream && (c.bodyLeft > 0 || c.bodyChunked) {
+		pr.stream, pr.chunked = true, chunked
+		pr.bodyLength = -1
+		if !chunked {
+			pr.bodyLength = rq.in.contentLength
+		}
+	}
+	return 0
+}
+
+// errClientGone is a client that closed or stopped sending its body:
+// logged, and the connection closes without an answer.
+var errClientGone = errors.New("client gone")
+
+// bodyPieces passes the request body's data to emit as it is read
+// (last with a chunked body's end): what the connection holds, then,
+// when wait, reads within client_body_timeout. A chunked body is checked
+// against client_max_body_size as each chunk is announced, against
+// *size, the data so far. It returns the status the request ends with
+// (400, 413, logged), errClientGone, or emit's error.
+func (rq *request) bodyPieces(emit func(piece []byte, last bool) error, size *int64, wait bool, while string) (int, error) {
+	c := rq.c
+	limit := rq.loc.ClientMaxBodySize.Value
 	c.setReadDeadline(rq.loc.ClientBodyTimeout.Value)
 	for c.bodyLeft > 0 || c.bodyChunked {
 		if c.r == c.n {
+			if !wait {
+				return 0, nil
+			}
 			if err := c.fill(readBufSize); err != nil {
-				return rq.clientGone(err, "reading client request body")
+				rq.clientGone(err, while)
+				return 0, errClientGone
 			}
 			c.setReadDeadline(rq.loc.ClientBodyTimeout.Value)
 		}
 		if !c.bodyChunked {
 			n := int(min(int64(c.n-c.r), c.bodyLeft))
-			if err := body.write(c.buf[c.r : c.r+n]); err != nil {
-				return http.StatusInternalServerError
+			if err := emit(c.buf[c.r:c.r+n], false); err != nil {
+				return 0, err
 			}
 			c.r += n
 			c.bodyLeft -= int64(n)
@@ -225,26 +276,27 @@ func (rq *request) readBody(pr *proxyRun) (code int) {
 			rq.log(errlog.Info, "client sent invalid chunked body")
 			c.bodyChunked = false
 			rq.rw.close = true
-			return http.StatusBadRequest
+			return http.StatusBadRequest, nil
 		}
 		c.r += n
 		// ngx_http_request_body_chunked_filter checks each chunk's size
 		// against the limit as it is announced.
-		if size := c.chunk.Announced(); size > 0 && limit > 0 && limit-body.size < size {
-			rq.log(errlog.Error, "client intended to send too large chunked body: %d+%d bytes", body.size, size)
+		if chunk := c.chunk.Announced(); chunk > 0 && limit > 0 && limit-*size < chunk {
+			rq.log(errlog.Error, "client intended to send too large chunked body: %d+%d bytes", *size, chunk)
 			c.bodyChunked = false
 			rq.rw.close = true
-			return http.StatusRequestEntityTooLarge
+			return http.StatusRequestEntityTooLarge, nil
 		}
-		if err := body.write(piece); err != nil {
-			return http.StatusInternalServerError
+		if len(piece) > 0 || done {
+			if err := emit(piece, done); err != nil {
+				return 0, err
+			}
 		}
 		if done {
 			c.bodyChunked = false
 		}
 	}
-	pr.body, pr.bodyLength = body, body.size
-	return 0
+	return 0, nil
 }
 
 // requestBody is a request body read whole: in memory up to
@@ -405,13 +457,22 @@ func (rq *request) proxyTries(w *response, pr *proxyRun) int {
 		t := upstreamTry{addr: peer.Name, start: time.Now(), connect: -1, header: -1, response: -1}
 		pr.peer = peer.Name
 		uc, ft, err := rq.exchange(pr, g, peer.Name, head, &t)
+		var bodyErr *clientBodyError
+		if errors.As(err, &bodyErr) {
+			// The client, not the peer, failed: no other peer is tried.
+			pr.tries = append(pr.tries, t)
+			try.Free(false)
+			pr.peer = ""
+			return bodyErr.status
+		}
 		// ngx_http_upstream_next: another peer, if the failure is one
 		// proxy_next_upstream names, time is left, and the request may
 		// be sent again.
 		mask := p.NextUpstream.Value
 		allowed := mask&ft.bit() != 0 &&
 			(p.NextUpstreamTimeout.Value == 0 || time.Since(start) < p.NextUpstreamTimeout.Value) &&
-			(idempotent(rq.method) || mask&nextNonIdempotent != 0 || t.connect < 0)
+			(idempotent(rq.method) || mask&nextNonIdempotent != 0 || t.connect < 0) &&
+			!(pr.stream && t.connect >= 0) // a streamed body cannot be sent again
 		// An answer is passed on, even one whose status
 		// proxy_next_upstream names when no other peer may be tried
 		// (ngx_http_upstream_test_next).
@@ -523,7 +584,9 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 	var uc *upstream.Conn
 	pool := g.state.pool
 	for {
-		if pool != nil {
+		// A streamed body cannot be sent again: no kept connection,
+		// which the backend may have closed meanwhile.
+		if pool != nil && !pr.stream {
 			uc = pool.Get(peer)
 		}
 		if uc == nil {
@@ -552,7 +615,15 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 			uc = upstream.NewConn(nc, peer)
 		}
 		t.connect = time.Since(t.start)
-		err := rq.send(uc, p, head, pr.body)
+		err := rq.send(uc, pr, head)
+		if err == nil && pr.stream {
+			err = rq.streamBody(uc, pr)
+		}
+		var bodyErr *clientBodyError
+		if errors.As(err, &bodyErr) {
+			uc.Close()
+			return nil, failNone, err
+		}
 		if err == nil {
 			a := &pr.ans
 			a.conn = uc
@@ -649,12 +720,13 @@ func (e *sendError) Error() string { return "send: " + e.err.Error() }
 
 // send writes the head and the body within proxy_send_timeout (a body
 // in a file goes by sendfile).
-func (rq *request) send(uc *upstream.Conn, p *ProxyConf, head []byte, body *requestBody) error {
+func (rq *request) send(uc *upstream.Conn, pr *proxyRun, head []byte) error {
+	p, body := pr.p, pr.body
 	uc.SetWriteDeadline(time.Now().Add(p.SendTimeout.Value))
 	var err error
 	switch {
-	case body == nil || body.size == 0:
-		_, err = uc.Conn.Write(head)
+	case body == nil || body.size == 0 || pr.stream:
+		_, err = uc.Conn.Write(head) // a streamed body follows
 	case body.file == nil:
 		bufs := net.Buffers{head, body.mem}
 		_, err = bufs.WriteTo(uc.Conn)
@@ -671,6 +743,68 @@ func (rq *request) send(uc *upstream.Conn, p *ProxyConf, head []byte, body *requ
 	}
 	return nil
 }
+
+// clientBodyError is a streamed body the client failed to send whole:
+// the status the request ends with (0: closed without an answer).
+type clientBodyError struct{ status int }
+
+func (e *clientBodyError) Error() string { return "client body: " + strconv.Itoa(e.status) }
+
+// streamBody sends the rest of the request body to the backend as the
+// client sends it (proxy_request_buffering off), after what came with
+// the head: each write within proxy_send_timeout, a chunked body in
+// chunks.
+func (rq *request) streamBody(uc *upstream.Conn, pr *proxyRun) error {
+	c := rq.c
+	p := pr.p
+	rq.sendContinue()
+	if err := c.flush(); err != nil {
+		rq.clientGone(err, "sending request to upstream")
+		return &clientBodyError{}
+	}
+	var frame []byte
+	sent := pr.body.size
+	emit := func(piece []byte, last bool) error {
+		bufs := net.Buffers{piece}
+		if pr.chunked {
+			frame = frame[:0]
+			if len(piece) > 0 {
+				frame = strconv.AppendInt(frame, int64(len(piece)), 16)
+				frame = append(frame, "\r\n"...)
+			}
+			bufs = net.Buffers{frame, piece, crlf}
+			if last {
+				bufs = append(bufs, lastChunk)
+			}
+			if len(piece) == 0 {
+				bufs = net.Buffers{lastChunk}
+			}
+		}
+		uc.SetWriteDeadline(time.Now().Add(p.SendTimeout.Value))
+		if _, err := bufs.WriteTo(uc.Conn); err != nil {
+			return &sendError{err}
+		}
+		sent += int64(len(piece))
+		return nil
+	}
+	if len(pr.body.mem) > 0 {
+		if err := emit(pr.body.mem, false); err != nil {
+			return err
+		}
+	}
+	status, err := rq.bodyPieces(emit, &sent, true, "sending request to upstream")
+	switch {
+	case err == errClientGone:
+		return &clientBodyError{}
+	case err != nil:
+		return err
+	case status != 0:
+		return &clientBodyError{status}
+	}
+	return nil
+}
+
+var crlf, lastChunk = []byte("\r\n"), []byte("0\r\n\r\n")
 
 // pick is the group's balancer.
 func (rq *request) pick(g *group, try *upstream.Try) *upstream.Peer {
@@ -1035,7 +1169,9 @@ var proxyVars = map[string]func(rq *request) string{
 			return strconv.FormatInt(pr.bodyLength, 10)
 		})
 	},
-	"proxy_internal_chunked": func(*request) string { return "" },
+	"proxy_internal_chunked": func(rq *request) string {
+		return proxyField(rq, func(pr *proxyRun) string { return ifElse(pr.chunked, "chunked", "") })
+	},
 	"upstream_addr": func(rq *request) string {
 		return upstreamList(rq, func(t *upstreamTry) string { return t.addr })
 	},

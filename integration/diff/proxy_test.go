@@ -246,6 +246,8 @@ http {
         location @accel { return 200 "named\n"; }
         location /unix/ { proxy_pass http://unix:%[2]s/none.sock:/x/; }
         location /files/ { internal; alias %[2]s/files/; }
+        location /stream/ { proxy_pass http://127.0.0.1:%[4]d; proxy_request_buffering off; }
+        location /stream11/ { proxy_pass http://127.0.0.1:%[4]d; proxy_request_buffering off; proxy_http_version 1.1; client_max_body_size 20; }
         location /jar/ {
             proxy_pass http://127.0.0.1:%[4]d;
             proxy_cookie_domain backend.example www.example.com;
@@ -321,6 +323,10 @@ var proxyCases = []exchange{
 	{"named location", "GET /ep/x?y HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"unix socket missing", "GET /unix/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"upgrade", "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nearly bytes"},
+	{"streamed body", "POST /stream/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world"},
+	{"streamed chunked body to 1.0", "POST /stream/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"},
+	{"streamed chunked body to 1.1", "POST /stream11/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"},
+	{"streamed chunked body too large", "POST /stream11/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n"},
 	{"cookies", "GET /jar/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies off", "GET /jar/off/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies untouched", "GET /cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},

@@ -344,3 +344,104 @@ http {
 		}
 	}
 }
+
+// proxy_request_buffering off: the backend has the request head before
+// the client sends its body, and gets the body as it comes — in chunks
+// over HTTP/1.1 when the client sent chunks.
+func TestRequestStreaming(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	heads := make(chan string, 4)
+	bodies := make(chan string, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				var head strings.Builder
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					head.WriteString(line)
+					if line == "\r\n" {
+						break
+					}
+				}
+				heads <- head.String()
+				req, _ := http.ReadRequest(bufio.NewReader(strings.NewReader(head.String())))
+				var body []byte
+				if req != nil {
+					if req.ContentLength > 0 {
+						body = make([]byte, req.ContentLength)
+						io.ReadFull(br, body)
+					} else if len(req.TransferEncoding) > 0 {
+						var raw strings.Builder
+						for !strings.HasSuffix(raw.String(), "0\r\n\r\n") {
+							line, err := br.ReadString('\n')
+							if err != nil {
+								break
+							}
+							raw.WriteString(line)
+						}
+						body = []byte(raw.String())
+					}
+				}
+				bodies <- string(body)
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+			}()
+		}
+	}()
+	port := harness.FreePort(t)
+	conf := writeConf(t, fmt.Sprintf(`events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:%[1]d;
+        location / { proxy_pass http://127.0.0.1:%[2]d; proxy_request_buffering off; proxy_http_version 1.1; }
+    }
+}
+`, port, ln.Addr().(*net.TCPAddr).Port))
+	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", t.TempDir()+"/")
+	for _, c := range []struct{ name, head, body, want string }{
+		{"length", "Content-Length: 11\r\n", "hello world", "hello world"},
+		{"chunked", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"},
+	} {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /up HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n", c.head)
+		select {
+		case h := <-heads:
+			if c.name == "chunked" && !strings.Contains(h, "Transfer-Encoding: chunked\r\n") {
+				t.Errorf("%s: head without chunked: %q", c.name, h)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the backend did not get the head before the body", c.name)
+		}
+		conn.Write([]byte(c.body))
+		select {
+		case b := <-bodies:
+			if b != c.want {
+				t.Errorf("%s: backend got %q, want %q", c.name, b, c.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no body", c.name)
+		}
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Errorf("%s: %v %v", c.name, resp, err)
+		}
+		conn.Close()
+	}
+}
