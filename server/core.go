@@ -236,6 +236,11 @@ func mergeLocation(loc, parent *LocationConf) {
 	loc.ServerTokens.Merge(parent.ServerTokens, "on")
 	loc.ClientMaxBodySize.Merge(parent.ClientMaxBodySize, 1<<20)
 	loc.ClientBodyBufferSize.Merge(parent.ClientBodyBufferSize, 16<<10)
+	loc.Resolver.Merge(parent.Resolver, nil)
+	loc.ResolverTimeout.Merge(parent.ResolverTimeout, 30*time.Second)
+	if r := loc.Resolver.Value; r != nil && loc.Resolver.IsSet {
+		r.Timeout = loc.ResolverTimeout.Value
+	}
 	loc.Autoindex.merge(&parent.Autoindex)
 	loc.Gzip.merge(&parent.Gzip)
 	loc.Proxy.merge(&parent.Proxy, loc.proxyPass, loc.Match == matchNone)

@@ -38,6 +38,7 @@ type healthCheck struct {
 	timeout        time.Duration
 	pos            parser.Pos
 	location       *LocationConf
+	resolver       *upstream.Resolver
 	hostHeader     string
 	upstream, text string // for log lines: the block's name, the directive
 }
@@ -127,7 +128,7 @@ func (rt *Runtime) compileHealthChecks(h *HTTPConf) error {
 			if pass == nil || pass.group == nil || pass.group.conf.Pos.File == "" {
 				return parser.Errorf(hc.pos, `"health_check" requires a "proxy_pass" to an upstream block in the same location`)
 			}
-			hc.location, hc.upstream, hc.hostHeader = l, pass.group.name, pass.hostHeader
+			hc.location, hc.upstream, hc.hostHeader, hc.resolver = l, pass.group.name, pass.hostHeader, pass.group.resolver
 			hc.timeout = min(l.Proxy.ConnectTimeout.Value, hc.interval)
 			rt.checks = append(rt.checks, runningCheck{hc: hc, g: pass.group})
 			return nil
@@ -239,7 +240,7 @@ func (rt *Runtime) checkPeer(ctx context.Context, c runningCheck, peer *upstream
 func probe(ctx context.Context, peer string, hc *healthCheck) (int, string) {
 	ctx, cancel := context.WithTimeout(ctx, hc.timeout)
 	defer cancel()
-	nc, err := upstream.Dial(ctx, peer, hc.timeout)
+	nc, err := upstream.Dial(ctx, peer, hc.timeout, hc.resolver)
 	if err != nil {
 		return 0, err.Error()
 	}

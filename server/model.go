@@ -257,6 +257,10 @@ type LocationConf struct {
 	// before the rest goes to a temporary file.
 	ClientMaxBodySize    conf.Setting[int64]
 	ClientBodyBufferSize conf.Setting[int64]
+	// Resolver is the resolver directive (nil: none) and
+	// ResolverTimeout resolver_timeout.
+	Resolver        conf.Setting[*upstream.Resolver]
+	ResolverTimeout conf.Setting[time.Duration]
 }
 
 // newLocationConf returns a location with nothing set.

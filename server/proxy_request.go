@@ -126,9 +126,11 @@ func (rq *request) proxyVars(pr *proxyRun, pass *ProxyPass, uriPart *string, has
 		pr.g = g
 		return 0
 	}
-	// An address: nginx resolves a name only with a resolver.
+	// An address, or a name, which nginx resolves only with a
+	// resolver.
 	host := strings.Trim(p.Host, "[]")
-	if _, err := netip.ParseAddr(host); err != nil && !strings.HasPrefix(p.Host, "unix:") {
+	resolver := rq.loc.Resolver.Value
+	if _, err := netip.ParseAddr(host); err != nil && !strings.HasPrefix(p.Host, "unix:") && resolver == nil {
 		rq.log(errlog.Error, "no resolver defined to resolve %s", host)
 		return http.StatusBadGateway
 	}
@@ -143,7 +145,7 @@ func (rq *request) proxyVars(pr *proxyRun, pass *ProxyPass, uriPart *string, has
 		return http.StatusInternalServerError
 	}
 	u.Servers = []*upstream.Server{srv}
-	pr.g = &group{name: addr, conf: u, state: &groupState{peers: u.Peers()}}
+	pr.g = &group{name: addr, conf: u, resolver: resolver, state: &groupState{peers: u.Peers()}}
 	return 0
 }
 
@@ -590,7 +592,7 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 			uc = pool.Get(peer)
 		}
 		if uc == nil {
-			nc, err := upstream.Dial(context.Background(), peer, p.ConnectTimeout.Value)
+			nc, err := upstream.Dial(context.Background(), peer, p.ConnectTimeout.Value, g.resolver)
 			if err != nil {
 				var ce *upstream.ConnectError
 				if errors.As(err, &ce) && ce.Timeout {

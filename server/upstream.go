@@ -23,8 +23,12 @@ import (
 // while the group's servers stay the same.
 
 // UpstreamCommands are the directives of the upstream block and its
-// balancers.
+// balancers, and the resolver.
 var UpstreamCommands = []conf.Command{
+	{Name: "resolver", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.OneMore, Module: "ngx_http_core_module", Set: setResolver},
+	{Name: "resolver_timeout", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_core_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &locOf(s).ResolverTimeout })},
+	{Name: "resolver", Type: conf.HTTPUps | conf.OneMore, Module: "ngx_http_upstream_module", Since: "1.27.3", Set: setResolver},
+	{Name: "resolver_timeout", Type: conf.HTTPUps | conf.Take1, Module: "ngx_http_upstream_module", Since: "1.27.3", Set: setUpstreamResolverTimeout},
 	{Name: "server", Type: conf.HTTPUps | conf.OneMore, Module: "ngx_http_upstream_module", Set: setUpstreamServer},
 	{Name: "hash", Type: conf.HTTPUps | conf.Take12, Module: "ngx_http_upstream_hash_module", Set: setUpstreamHash},
 	{Name: "ip_hash", Type: conf.HTTPUps | conf.NoArgs, Module: "ngx_http_upstream_ip_hash_module", Set: setUpstreamMethod},
@@ -93,6 +97,36 @@ func setUpstreamRandom(s *conf.Scope, d *parser.Directive) error {
 	return nil
 }
 
+// setResolver is the resolver directive, in http, server, location or
+// upstream.
+func setResolver(s *conf.Scope, d *parser.Directive) error {
+	args := make([]string, len(d.Args))
+	for i, a := range d.Args {
+		args[i] = a.Value
+	}
+	r, err := upstream.ParseResolver(args)
+	if err != nil {
+		return parser.Errorf(d.End, "%s", err.Error())
+	}
+	if u := lv(s).ups; u != nil && s.Context&conf.HTTPUps != 0 {
+		if u.Resolver != nil {
+			return conf.ErrDuplicate
+		}
+		u.Resolver = r
+		return nil
+	}
+	return locOf(s).Resolver.Put(r, d)
+}
+
+func setUpstreamResolverTimeout(s *conf.Scope, d *parser.Directive) error {
+	v, err := conf.ParseTime(d.Args[0].Value, false)
+	if err != nil {
+		return conf.Tail("invalid value")
+	}
+	upsOf(s).ResolverTimeout = v
+	return nil
+}
+
 func setUpstreamKeepaliveTime(s *conf.Scope, d *parser.Directive) error {
 	v, err := conf.ParseTime(d.Args[0].Value, false)
 	if err != nil {
@@ -144,6 +178,8 @@ func (h *HTTPConf) checkUpstreams() error {
 type group struct {
 	name string
 	conf *upstream.Conf
+	// resolver looks the group's host names up (nil: the system).
+	resolver *upstream.Resolver
 	// key is hash's key compiled; ring its consistent points.
 	key   *template
 	ring  *upstream.Ring
@@ -177,7 +213,13 @@ func signature(u *upstream.Conf) string {
 func (rt *Runtime) compileGroups(h *HTTPConf, prev *Runtime) error {
 	rt.groups = map[string]*group{}
 	add := func(u *upstream.Conf) (*group, error) {
-		g := &group{name: u.Name, conf: u}
+		g := &group{name: u.Name, conf: u, resolver: h.Loc.Resolver.Value}
+		if u.Resolver != nil {
+			g.resolver = u.Resolver
+			if u.ResolverTimeout > 0 {
+				u.Resolver.Timeout = u.ResolverTimeout
+			}
+		}
 		if u.Method == "hash" {
 			t, err := h.compileTemplate(u.Key, u.Pos)
 			if err != nil {
@@ -273,7 +315,7 @@ func (rt *Runtime) warnUnresolved(ctx context.Context) {
 			}
 			seen[host+srv.Pos.String()] = true
 			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := upstream.Resolvable(lctx, host)
+			err := upstream.Resolvable(lctx, host, g.resolver)
 			cancel()
 			if ctx.Err() != nil {
 				return

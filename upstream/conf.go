@@ -34,6 +34,10 @@ type Conf struct {
 	KeepaliveTimeout  time.Duration
 	KeepaliveRequests int
 	KeepaliveTime     time.Duration
+	// Resolver resolves the block's host names (nginx 1.27.3's
+	// resolver in upstream); nil: the http level's, else the system's.
+	Resolver        *Resolver
+	ResolverTimeout time.Duration
 	// params are the server parameters the method takes.
 	params param
 }
@@ -130,6 +134,10 @@ func (c *Conf) ParseServer(args []string) (*Server, error) {
 			p, s.Backup, ok = paramBackup, true, true
 		case a == "down":
 			p, s.Down, ok = paramDown, true, true
+		case a == "resolve":
+			// nginx 1.27.3's: re-resolve the name. edge resolves at each
+			// connection (through the resolver's cache) in any case.
+			ok = true
 		}
 		if p != 0 && c.params&p == 0 {
 			return nil, errors.New(`balancing method does not support parameter "` + a + `"`)

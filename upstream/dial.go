@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -54,14 +55,22 @@ func (e *ConnectError) Error() string {
 func (e *ConnectError) Unwrap() error { return e.Err }
 
 // Dial connects to a peer named as Peer.Name is, within timeout
-// (proxy_connect_timeout).
-func Dial(ctx context.Context, name string, timeout time.Duration) (net.Conn, error) {
+// (proxy_connect_timeout); a host name is looked up through r when it
+// is not nil, else by the system.
+func Dial(ctx context.Context, name string, timeout time.Duration, r *Resolver) (net.Conn, error) {
 	network, addr := "tcp", name
 	if path, ok := strings.CutPrefix(name, "unix:"); ok {
 		network, addr = "unix", path
 	}
 	d := net.Dialer{Timeout: timeout}
-	c, err := d.DialContext(ctx, network, addr)
+	var c net.Conn
+	var err error
+	host, port, _ := net.SplitHostPort(addr)
+	if _, perr := netip.ParseAddr(host); r != nil && network == "tcp" && perr != nil {
+		c, err = r.dialVia(ctx, &d, host, port)
+	} else {
+		c, err = d.DialContext(ctx, network, addr)
+	}
 	if err == nil {
 		return c, nil
 	}
@@ -95,10 +104,17 @@ func resolveReason(e *net.DNSError) string {
 	return "2: Server failure"
 }
 
-// Resolvable looks a host name up the way Dial will: nil, or why it
-// does not resolve (nginx's resolver's words).
-func Resolvable(ctx context.Context, host string) error {
-	if _, err := net.DefaultResolver.LookupHost(ctx, host); err != nil {
+// Resolvable looks a host name up the way Dial will (through r, or the
+// system when r is nil): nil, or why it does not resolve (nginx's
+// resolver's words).
+func Resolvable(ctx context.Context, host string, r *Resolver) error {
+	var err error
+	if r != nil {
+		_, err = r.Lookup(ctx, host)
+	} else {
+		_, err = net.DefaultResolver.LookupHost(ctx, host)
+	}
+	if err != nil {
 		var dnsErr *net.DNSError
 		if errors.As(err, &dnsErr) {
 			return &ConnectError{Peer: host, Err: err, Host: host, Reason: resolveReason(dnsErr)}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -443,5 +444,122 @@ http {
 			t.Errorf("%s: %v %v", c.name, resp, err)
 		}
 		conn.Close()
+	}
+}
+
+// fakeDNS answers A queries for name with the address in addr (AAAA
+// with no answer, any other name with NXDOMAIN), on UDP.
+func fakeDNS(t *testing.T, name string, addr *atomic.Value) int {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := buf[:n]
+			if n < 12 {
+				continue
+			}
+			// The question: labels up to a zero, then type and class.
+			i, labels := 12, []string{}
+			for i < n && q[i] != 0 {
+				l := int(q[i])
+				labels = append(labels, string(q[i+1:i+1+l]))
+				i += 1 + l
+			}
+			end := i + 5
+			if end > n {
+				continue
+			}
+			qtype := int(q[i+1])<<8 | int(q[i+2])
+			resp := append([]byte{}, q[:2]...)
+			found := strings.EqualFold(strings.Join(labels, "."), name)
+			rcode := byte(0)
+			if !found {
+				rcode = 3
+			}
+			ancount := byte(0)
+			if found && qtype == 1 {
+				ancount = 1
+			}
+			resp = append(resp, 0x81, 0x80|rcode, 0, 1, 0, ancount, 0, 0, 0, 0)
+			resp = append(resp, q[12:end]...)
+			if ancount == 1 {
+				ip := netip.MustParseAddr(addr.Load().(string)).As4()
+				resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4)
+				resp = append(resp, ip[:]...)
+			}
+			pc.WriteTo(resp, from)
+		}
+	}()
+	return pc.LocalAddr().(*net.UDPAddr).Port
+}
+
+// resolver: host names are looked up through the configured name
+// server, and looked up again once valid= has passed: a name that moves
+// is followed, for an upstream block's server and for a proxy_pass with
+// variables.
+func TestResolver(t *testing.T) {
+	var addr atomic.Value
+	addr.Store("127.0.0.1")
+	dns := fakeDNS(t, "app.test", &addr)
+	// Two backends on one port, on 127.0.0.1 and 127.0.0.2.
+	ln1, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bport := ln1.Addr().(*net.TCPAddr).Port
+	ln2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.2:%d", bport))
+	if err != nil {
+		t.Skipf("no 127.0.0.2: %v", err)
+	}
+	for name, ln := range map[string]net.Listener{"one": ln1, "two": ln2} {
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) })}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+	}
+	port := harness.FreePort(t)
+	conf := writeConf(t, fmt.Sprintf(`events {}
+http {
+    access_log off;
+    resolver 127.0.0.1:%[2]d valid=1s;
+    resolver_timeout 2s;
+    upstream app { server app.test:%[3]d resolve; }
+    server {
+        listen 127.0.0.1:%[1]d;
+        location / { proxy_pass http://app; }
+        location /var/ { set $h app.test; proxy_pass http://$h:%[3]d; }
+        location /unknown/ { set $h other.test; proxy_pass http://$h:%[3]d; }
+    }
+}
+`, port, dns, bport))
+	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", t.TempDir()+"/")
+	for _, path := range []string{"/", "/var/x"} {
+		if code, body := get(t, port, path); code != 200 || body != "one" {
+			t.Fatalf("%s: %d %q", path, code, body)
+		}
+	}
+	if code, _ := get(t, port, "/unknown/x"); code != 502 {
+		t.Errorf("a name the resolver does not know: %d, want 502", code)
+	}
+	addr.Store("127.0.0.2")
+	deadline := time.Now().Add(5 * time.Second)
+	for _, path := range []string{"/", "/var/x"} {
+		for {
+			_, body := get(t, port, path)
+			if body == "two" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the name's new address was not used: %q", path, body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 }
