@@ -17,6 +17,7 @@ import (
 // ProxyCommands are the proxy module's directives edge implements; the
 // others are in NginxCommands.
 var ProxyCommands = []conf.Command{
+	{Name: "proxy_ignore_headers", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.OneMore, Module: "ngx_http_proxy_module", Set: setProxyIgnoreHeaders},
 	{Name: "proxy_request_buffering", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).RequestBuffering })},
 	{Name: "proxy_cookie_path", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Set: setProxyCookie},
 	{Name: "proxy_cookie_domain", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Set: setProxyCookie},
@@ -393,6 +394,10 @@ type ProxyConf struct {
 	// CookieDomains and CookiePaths rewrite the Domain and Path of the
 	// answer's Set-Cookie headers.
 	CookieDomains, CookiePaths cookieRules
+	// IgnoreHeaders is proxy_ignore_headers: the answer headers not
+	// acted on.
+	IgnoreHeaders ignoredHeaders
+	ignoreSet     bool
 	// HealthCheck is the location's health_check (not inherited).
 	HealthCheck *healthCheck
 	// pass is the proxy_pass the level proxies with: its own, or for an
@@ -450,6 +455,37 @@ func statusNext(code int) nextUpstream {
 		return next429
 	}
 	return 0
+}
+
+// ignoredHeaders is proxy_ignore_headers's set. Of its headers edge
+// acts on X-Accel-Redirect and X-Accel-Buffering; the others concern a
+// cache (Expires, Cache-Control, Set-Cookie, Vary, X-Accel-Expires) or
+// rate and charset (X-Accel-Limit-Rate, X-Accel-Charset), which edge
+// does not act on anyway.
+type ignoredHeaders uint16
+
+const (
+	ignoreAccelRedirect ignoredHeaders = 1 << iota
+	ignoreAccelBuffering
+	ignoreOther
+)
+
+func setProxyIgnoreHeaders(s *conf.Scope, d *parser.Directive) error {
+	p := proxyOf(s)
+	p.ignoreSet = true // a second directive adds to the first, as nginx's bitmask slot
+	for _, a := range d.Args {
+		switch strings.ToLower(a.Value) {
+		case "x-accel-redirect":
+			p.IgnoreHeaders |= ignoreAccelRedirect
+		case "x-accel-buffering":
+			p.IgnoreHeaders |= ignoreAccelBuffering
+		case "x-accel-expires", "x-accel-limit-rate", "x-accel-charset", "expires", "cache-control", "set-cookie", "vary":
+			p.IgnoreHeaders |= ignoreOther
+		default:
+			return parser.Errorf(d.End, `invalid value "%s"`, a.Value)
+		}
+	}
+	return nil
 }
 
 // proxyRedirect is one proxy_redirect rule: an answer's Location or
@@ -581,6 +617,9 @@ func (p *ProxyConf) merge(parent *ProxyConf, own *ProxyPass, inner bool) {
 	p.NextUpstreamTries.Merge(parent.NextUpstreamTries, 0)
 	p.NextUpstreamTimeout.Merge(parent.NextUpstreamTimeout, 0)
 	p.Method.Merge(parent.Method, nil)
+	if !p.ignoreSet {
+		p.IgnoreHeaders, p.ignoreSet = parent.IgnoreHeaders, parent.ignoreSet
+	}
 	if !p.CookieDomains.set {
 		p.CookieDomains = parent.CookieDomains
 	}

@@ -49,6 +49,9 @@ type proxyRun struct {
 	// bodyLength is $proxy_internal_body_length (-1: no body sent).
 	bodyLength int64
 	body       *requestBody // nil: none
+	// buffering is proxy_buffering for this answer (X-Accel-Buffering
+	// may change it).
+	buffering bool
 	// stream says the body goes to the backend as it comes
 	// (proxy_request_buffering off); chunked, in chunks.
 	stream, chunked bool
@@ -870,8 +873,19 @@ func (rq *request) proxyAnswer(w *response, pr *proxyRun, a *upstreamAnswer) int
 		t.response = time.Since(t.start)
 		return h.Status
 	}
-	if v := h.Get("X-Accel-Redirect"); v != "" {
+	if v := h.Get("X-Accel-Redirect"); v != "" && p.IgnoreHeaders&ignoreAccelRedirect == 0 {
 		return rq.accelRedirect(w, pr, a, v)
+	}
+	// X-Accel-Buffering: the backend says whether its answer may wait
+	// in edge (server-sent events say "no").
+	pr.buffering = p.Buffering.Value
+	if v := h.Get("X-Accel-Buffering"); v != "" && p.IgnoreHeaders&ignoreAccelBuffering == 0 {
+		switch {
+		case strings.EqualFold(v, "yes"):
+			pr.buffering = true
+		case strings.EqualFold(v, "no"):
+			pr.buffering = false
+		}
 	}
 	rq.sendContinue()
 	w.statusLine = h.StatusLine
@@ -1081,7 +1095,7 @@ func (rq *request) copyBody(w *response, pr *proxyRun, body *upstream.Body, rele
 			}
 			n, err = n+m, merr
 		}
-		if err == nil && pr.p.Buffering.Value {
+		if err == nil && pr.buffering {
 			return rq.spoolBody(w, pr, body, buf[:n], release)
 		}
 		if n > 0 {
@@ -1090,7 +1104,7 @@ func (rq *request) copyBody(w *response, pr *proxyRun, body *upstream.Body, rele
 				rq.log(errlog.Info, "client prematurely closed connection while sending to client")
 				return werr
 			}
-			if !pr.p.Buffering.Value {
+			if !pr.buffering {
 				c.flush()
 			}
 		}
@@ -1126,6 +1140,7 @@ func (rq *request) logBodyError(err error) {
 func (rq *request) proxy09(w *response, pr *proxyRun, a *upstreamAnswer) int {
 	rq.log(errlog.Error, "upstream sent no valid HTTP/1.0 header while reading response header from upstream")
 	rq.statusCode = 9 // nginx's $status of an HTTP/0.9 answer: "009"
+	pr.buffering = pr.p.Buffering.Value
 	w.sent, w.status, w.close = true, http.StatusOK, true
 	body := a.conn.Body(&a.head, false, pr.p.ReadTimeout.Value)
 	rq.c.outBuffer()

@@ -146,6 +146,13 @@ func (b *echoBackend) exchange(c net.Conn, br *bufio.Reader) bool {
 			"Set-Cookie: b=2;path=/re/y;domain=.Backend.Example; HttpOnly",
 			"Set-Cookie: c=3; Path=/other; Secure",
 			"Set-Cookie: d=4")...) + text))
+	case strings.Contains(first, "/sse"):
+		// Server-sent events: the first event, then (after the client
+		// had it) the second, then the end.
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Accel-Buffering: no\r\n\r\ndata: one\n\n"))
+		time.Sleep(300 * time.Millisecond)
+		c.Write([]byte("data: two\n\n"))
+		return false
 	case strings.Contains(first, "/accel-named"):
 		c.Write([]byte(head("200 OK", "X-Accel-Redirect: @accel", "Content-Length: 4") + "body"))
 	case strings.Contains(first, "/accel-unsafe"):
@@ -246,6 +253,7 @@ http {
         location @accel { return 200 "named\n"; }
         location /unix/ { proxy_pass http://unix:%[2]s/none.sock:/x/; }
         location /files/ { internal; alias %[2]s/files/; }
+        location /noaccel/ { proxy_pass http://127.0.0.1:%[4]d; proxy_ignore_headers X-Accel-Redirect X-Accel-Buffering; }
         location /stream/ { proxy_pass http://127.0.0.1:%[4]d; proxy_request_buffering off; }
         location /stream11/ { proxy_pass http://127.0.0.1:%[4]d; proxy_request_buffering off; proxy_http_version 1.1; client_max_body_size 20; }
         location /jar/ {
@@ -330,6 +338,8 @@ var proxyCases = []exchange{
 	{"cookies", "GET /jar/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies off", "GET /jar/off/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies untouched", "GET /cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"x-accel-redirect ignored", "GET /noaccel/accel HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"x-accel-buffering no", "GET /sse HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"x-accel-redirect", "GET /accel HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"x-accel-redirect head", "HEAD /accel HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"x-accel-redirect post", "POST /accel HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx"},

@@ -137,6 +137,9 @@ func TestBufferingReleasesBackend(t *testing.T) {
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(size))
+		if strings.HasSuffix(r.URL.Path, "/accel") {
+			w.Header().Set("X-Accel-Buffering", "no")
+		}
 		for n := 0; n < size; n += len(chunk) {
 			if _, err := w.Write(chunk); err != nil {
 				return
@@ -202,16 +205,20 @@ http {
 		t.Errorf("no temporary file warning in the error log:\n%s", log)
 	}
 
-	read = slowClient("/nobuf/x")
-	select {
-	case p := <-done:
-		t.Fatalf("proxy_buffering off: %s done before the client read", p)
-	case <-time.After(time.Second):
+	// Off, or a backend that says "X-Accel-Buffering: no": the backend
+	// waits for the client.
+	for _, path := range []string{"/nobuf/x", "/buf/accel"} {
+		read = slowClient(path)
+		select {
+		case p := <-done:
+			t.Fatalf("%s: %s done before the client read", path, p)
+		case <-time.After(time.Second):
+		}
+		if n := read(); n != size {
+			t.Errorf("%s: %d bytes, want %d", path, n, size)
+		}
+		<-done
 	}
-	if n := read(); n != size {
-		t.Errorf("unbuffered answer: %d bytes, want %d", n, size)
-	}
-	<-done
 }
 
 // health_check takes a peer whose check fails out of the balancing and
@@ -560,6 +567,89 @@ http {
 				t.Fatalf("%s: the name's new address was not used: %q", path, body)
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// An event stream reaches the client event by event: with
+// proxy_buffering off, with "X-Accel-Buffering: no" from the backend,
+// and — where nginx holds what came until a buffer fills — with
+// proxy_buffering on too: edge's spool writes what came whenever the
+// client can take it (docs/differences.md).
+func TestEventStream(t *testing.T) {
+	got := make(chan struct{}, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				accel := ""
+				if req.URL.Path == "/accel" {
+					accel = "X-Accel-Buffering: no\r\n"
+				}
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n%s\r\ndata: one\n\n", accel)
+				select {
+				case <-got:
+				case <-time.After(2 * time.Second):
+				}
+				io.WriteString(c, "data: two\n\n")
+			}()
+		}
+	}()
+	port := harness.FreePort(t)
+	conf := writeConf(t, fmt.Sprintf(`events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:%[1]d;
+        location /off { proxy_pass http://127.0.0.1:%[2]d; proxy_buffering off; }
+        location /accel { proxy_pass http://127.0.0.1:%[2]d; }
+        location /on { proxy_pass http://127.0.0.1:%[2]d; }
+    }
+}
+`, port, ln.Addr().(*net.TCPAddr).Port))
+	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", t.TempDir()+"/")
+	for _, c := range []struct {
+		path      string
+		streaming bool
+	}{{"/off", true}, {"/accel", true}, {"/on", true}} {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", c.path)
+		conn.SetReadDeadline(time.Now().Add(time.Second))
+		var seen strings.Builder
+		buf := make([]byte, 4096)
+		for !strings.Contains(seen.String(), "data: one") {
+			n, err := conn.Read(buf)
+			seen.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		first := strings.Contains(seen.String(), "data: one")
+		if first != c.streaming {
+			t.Errorf("%s: first event before the second was sent: %v, want %v (%q)", c.path, first, c.streaming, seen.String())
+		}
+		got <- struct{}{}
+		conn.Close()
+		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-got: // the backend timed out waiting: drain
+		default:
 		}
 	}
 }
