@@ -17,6 +17,8 @@ import (
 // ProxyCommands are the proxy module's directives edge implements; the
 // others are in NginxCommands.
 var ProxyCommands = []conf.Command{
+	{Name: "proxy_ignore_client_abort", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).IgnoreClientAbort })},
+	{Name: "proxy_set_body", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: setProxySetBody},
 	{Name: "proxy_ignore_headers", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.OneMore, Module: "ngx_http_proxy_module", Set: setProxyIgnoreHeaders},
 	{Name: "proxy_request_buffering", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).RequestBuffering })},
 	{Name: "proxy_cookie_path", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Set: setProxyCookie},
@@ -387,6 +389,7 @@ type ProxyConf struct {
 	NextUpstreamTries        conf.Setting[int64]
 	NextUpstreamTimeout      conf.Setting[time.Duration]
 	Method                   conf.Setting[*template]
+	SetBody                  conf.Setting[*template]
 	// Redirects are proxy_redirect's rules (nil: inherited, else the
 	// default of the level's proxy_pass); RedirectOff is "off".
 	Redirects   []proxyRedirect
@@ -573,6 +576,14 @@ func setProxyNextUpstream(s *conf.Scope, d *parser.Directive) error {
 	return p.NextUpstream.Put(mask, d)
 }
 
+func setProxySetBody(s *conf.Scope, d *parser.Directive) error {
+	t, err := lv(s).http.compileTemplate(d.Args[0].Value, d.End)
+	if err != nil {
+		return err
+	}
+	return proxyOf(s).SetBody.Put(t, d)
+}
+
 func setProxyMethod(s *conf.Scope, d *parser.Directive) error {
 	t, err := lv(s).http.compileTemplate(d.Args[0].Value, d.End)
 	if err != nil {
@@ -617,6 +628,7 @@ func (p *ProxyConf) merge(parent *ProxyConf, own *ProxyPass, inner bool) {
 	p.NextUpstreamTries.Merge(parent.NextUpstreamTries, 0)
 	p.NextUpstreamTimeout.Merge(parent.NextUpstreamTimeout, 0)
 	p.Method.Merge(parent.Method, nil)
+	p.SetBody.Merge(parent.SetBody, nil)
 	if !p.ignoreSet {
 		p.IgnoreHeaders, p.ignoreSet = parent.IgnoreHeaders, parent.ignoreSet
 	}

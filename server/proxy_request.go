@@ -69,13 +69,16 @@ type proxyRun struct {
 	redirected bool
 }
 
-// upstreamTry is one peer tried: $upstream_addr, $upstream_status and
-// the times.
+// upstreamTry is one peer tried: $upstream_addr, $upstream_status, the
+// times and the bytes.
 type upstreamTry struct {
 	addr                      string
 	status                    int
 	connect, header, response time.Duration // -1: not reached
 	start                     time.Time
+	// length is the answer's body passed on ($upstream_response_length);
+	// received and sent the bytes read from and written to the peer.
+	length, received, sent int64
 }
 
 // proxy answers rq from an upstream: a status for the core to finish
@@ -191,6 +194,14 @@ func (rq *request) proxyURI(pass *ProxyPass, uriPart string, hasURI bool) string
 // request; a client gone or too slow closes the connection unanswered.
 func (rq *request) readBody(pr *proxyRun) (code int) {
 	c := rq.c
+	if t := pr.p.SetBody.Value; t != nil {
+		// proxy_set_body: its value is the body; the client's is
+		// dropped once the answer is sent.
+		v := t.String(rq)
+		pr.body = &requestBody{rq: rq, mem: []byte(v), size: int64(len(v))}
+		pr.bodyLength = pr.body.size
+		return 0
+	}
 	if !pr.p.PassRequestBody.Value {
 		return 0
 	}
@@ -620,6 +631,10 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 			uc = upstream.NewConn(nc, peer)
 		}
 		t.connect = time.Since(t.start)
+		t.sent = int64(len(head))
+		if pr.body != nil {
+			t.sent += pr.body.size
+		}
 		err := rq.send(uc, pr, head)
 		if err == nil && pr.stream {
 			err = rq.streamBody(uc, pr)
@@ -633,6 +648,7 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 			a := &pr.ans
 			a.conn = uc
 			err = uc.ReadHead(&a.head, p.ReadTimeout.Value, int(p.BufferSize.Value))
+			t.received = uc.Received
 			if err == nil {
 				t.header = time.Since(t.start)
 				t.status = a.head.Status
@@ -942,6 +958,10 @@ func (rq *request) proxyAnswer(w *response, pr *proxyRun, a *upstreamAnswer) int
 	pool := pr.g.state.pool
 	rq.copyBody(w, pr, body, func(ok bool) {
 		t.response = time.Since(t.start)
+		t.received = uc.Received
+		if !noBody {
+			t.length = uc.Received - int64(uc.HeadLen) // the body as it came, chunked or not
+		}
 		if ok && body.Done() && !h.Close && body.Buffered() == 0 && pool != nil {
 			pool.Put(uc)
 		} else {
@@ -1100,8 +1120,8 @@ func (rq *request) copyBody(w *response, pr *proxyRun, body *upstream.Body, rele
 		}
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				release(false)
 				rq.log(errlog.Info, "client prematurely closed connection while sending to client")
+				release(err == io.EOF || pr.p.IgnoreClientAbort.Value && drain(body))
 				return werr
 			}
 			if !pr.buffering {
@@ -1125,6 +1145,19 @@ func (rq *request) copyBody(w *response, pr *proxyRun, body *upstream.Body, rele
 	}
 }
 
+// drain reads the rest of an answer nobody will get
+// (proxy_ignore_client_abort): the backend finishes its work, and its
+// connection may be kept. It reports whether the body came whole.
+func drain(body *upstream.Body) bool {
+	bp := getProxyBuf()
+	defer putProxyBuf(bp)
+	for {
+		if _, err := body.Read(*bp); err != nil {
+			return err == io.EOF
+		}
+	}
+}
+
 // logBodyError logs a backend that failed while its body was read.
 func (rq *request) logBodyError(err error) {
 	switch {
@@ -1144,7 +1177,11 @@ func (rq *request) proxy09(w *response, pr *proxyRun, a *upstreamAnswer) int {
 	w.sent, w.status, w.close = true, http.StatusOK, true
 	body := a.conn.Body(&a.head, false, pr.p.ReadTimeout.Value)
 	rq.c.outBuffer()
-	rq.copyBody(w, pr, body, func(bool) { a.conn.Close() })
+	rq.copyBody(w, pr, body, func(bool) {
+		t := &pr.tries[len(pr.tries)-1]
+		t.received, t.length = a.conn.Received, a.conn.Received
+		a.conn.Close()
+	})
 	return 0
 }
 
@@ -1200,6 +1237,15 @@ var proxyVars = map[string]func(rq *request) string{
 			return strconv.Itoa(t.status)
 		})
 	},
+	"upstream_response_length": func(rq *request) string {
+		return upstreamList(rq, func(t *upstreamTry) string { return strconv.FormatInt(t.length, 10) })
+	},
+	"upstream_bytes_received": func(rq *request) string {
+		return upstreamList(rq, func(t *upstreamTry) string { return strconv.FormatInt(t.received, 10) })
+	},
+	"upstream_bytes_sent": func(rq *request) string {
+		return upstreamList(rq, func(t *upstreamTry) string { return strconv.FormatInt(t.sent, 10) })
+	},
 	"upstream_connect_time": func(rq *request) string {
 		return upstreamTimes(rq, func(t *upstreamTry) time.Duration { return t.connect })
 	},
@@ -1209,6 +1255,31 @@ var proxyVars = map[string]func(rq *request) string{
 	"upstream_response_time": func(rq *request) string {
 		return upstreamTimes(rq, func(t *upstreamTry) time.Duration { return t.response })
 	},
+}
+
+// upstreamCookie is $upstream_cookie_NAME: the value of the cookie NAME
+// that the answer's Set-Cookie headers set.
+func (pr *proxyRun) upstreamCookie(name string) string {
+	for _, f := range pr.ans.head.Fields {
+		if !strings.EqualFold(f.Name, "Set-Cookie") {
+			continue
+		}
+		k, v, _ := strings.Cut(f.Value, "=")
+		if strings.EqualFold(strings.TrimSpace(k), name) {
+			v, _, _ = strings.Cut(v, ";")
+			return v
+		}
+	}
+	return ""
+}
+
+// upstreamField is an upstream variable: it outlives an error_page's
+// redirect, as nginx's r->upstream does.
+func upstreamField(rq *request, f func(*proxyRun) string) string {
+	if rq.prx == nil {
+		return ""
+	}
+	return f(rq.prx)
 }
 
 func proxyField(rq *request, f func(*proxyRun) string) string {

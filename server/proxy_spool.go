@@ -69,7 +69,11 @@ func (rq *request) spoolBody(w *response, pr *proxyRun, body *upstream.Body, fir
 			}
 			if werr != nil {
 				rq.log(errlog.Info, "client prematurely closed connection while sending to client")
-				s.abort(body)
+				if pr.p.IgnoreClientAbort.Value {
+					s.discard() // the backend finishes, and is released whole
+				} else {
+					s.abort(body)
+				}
 				return werr
 			}
 			continue
@@ -152,6 +156,22 @@ func (s *spool) idle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.chunks) == 0 && s.fileR == s.fileW
+}
+
+// discard drops what comes until the pump ends: a client gone whose
+// backend still finishes (proxy_ignore_client_abort).
+func (s *spool) discard() {
+	bp := getProxyBuf()
+	defer putProxyBuf(bp)
+	for {
+		chunk, _, ended, _ := s.take(*bp)
+		if chunk != nil {
+			putProxyBuf(chunk)
+		}
+		if ended {
+			return
+		}
+	}
 }
 
 // abort stops the pump for a client gone, and waits for it to end: the

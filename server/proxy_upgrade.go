@@ -41,12 +41,13 @@ func (rq *request) upgrade(w *response, pr *proxyRun, uc *upstream.Conn) {
 	p := &rq.loc.Proxy
 	var wg sync.WaitGroup
 	var clientDone atomic.Bool
+	var up int64
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		// A client that closes or resets ends the connection: nothing
 		// to log, and the backend side ends too.
-		copyUpgraded(uc.Conn, c.nc, fromClient, p.SendTimeout.Value, 0)
+		up, _ = copyUpgraded(uc.Conn, c.nc, fromClient, p.SendTimeout.Value, 0)
 		clientDone.Store(true)
 		uc.SetDeadline(time.Now())
 	}()
@@ -58,6 +59,8 @@ func (rq *request) upgrade(w *response, pr *proxyRun, uc *upstream.Conn) {
 		rq.log(errlog.Error, "upstream timed out (110: Connection timed out) while proxying upgraded connection")
 	}
 	t.response = time.Since(t.start)
+	t.sent += up
+	t.received = uc.Received + n - int64(len(fromBackend))
 	uc.Close()
 	c.closed = true
 }

@@ -321,6 +321,16 @@ func prefixVar(name string) func(rq *request) string {
 	case strings.HasPrefix(name, "arg_"):
 		a := name[4:]
 		return func(rq *request) string { return rq.arg(a) }
+	case strings.HasPrefix(name, "upstream_http_"):
+		h := strings.ReplaceAll(name[14:], "_", "-")
+		return func(rq *request) string {
+			return upstreamField(rq, func(pr *proxyRun) string { return pr.ans.head.Get(h) })
+		}
+	case strings.HasPrefix(name, "upstream_cookie_"):
+		c := name[16:]
+		return func(rq *request) string {
+			return upstreamField(rq, func(pr *proxyRun) string { return pr.upstreamCookie(c) })
+		}
 	}
 	return nil
 }
@@ -398,7 +408,7 @@ var knownVars = func() map[string]bool {
 		ssl_client_i_dn ssl_client_s_dn_legacy ssl_client_i_dn_legacy ssl_client_serial
 		ssl_client_fingerprint ssl_client_verify ssl_client_v_start ssl_client_v_end
 		ssl_client_v_remain connections_active connections_reading connections_writing
-		connections_waiting upstream_response_length upstream_bytes_received upstream_bytes_sent
+		connections_waiting
 		upstream_cache_status upstream_cache_last_modified upstream_cache_etag http2 gzip_ratio
 		uid_got uid_set uid_reset secure_link secure_link_expires invalid_referer slice_range`) {
 		m[n] = true
@@ -408,7 +418,7 @@ var knownVars = func() map[string]bool {
 
 // knownPrefix reports the prefix variables edge does not compute yet.
 func knownPrefix(name string) bool {
-	for _, p := range []string{"sent_http_", "sent_trailer_", "upstream_http_", "upstream_trailer_", "upstream_cookie_"} {
+	for _, p := range []string{"sent_http_", "sent_trailer_", "upstream_trailer_"} {
 		if strings.HasPrefix(name, p) {
 			return true
 		}

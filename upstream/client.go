@@ -117,6 +117,10 @@ type Conn struct {
 	// closed it just as the request went out.
 	Reused bool
 	since  time.Time // in the pool since
+	// Received counts the bytes read for the answer being read;
+	// HeadLen is its head's.
+	Received int64
+	HeadLen  int
 
 	buf  []byte
 	r, n int
@@ -135,6 +139,7 @@ func (c *Conn) read(timeout time.Duration) error {
 	}
 	m, err := c.Conn.Read(c.buf[c.n:])
 	c.n += m
+	c.Received += int64(m)
 	if m > 0 {
 		return nil
 	}
@@ -152,6 +157,7 @@ func (c *Conn) ReadHead(h *Head, timeout time.Duration, size int) error {
 		c.buf = make([]byte, size)
 	}
 	c.buf, c.r, c.n = c.buf[:size], 0, 0
+	c.Received, c.HeadLen = 0, 0
 	*h = Head{ContentLength: -1, Fields: h.Fields[:0]}
 	for {
 		if c.n > 0 {
@@ -161,7 +167,7 @@ func (c *Conn) ReadHead(h *Head, timeout time.Duration, size int) error {
 				return nil
 			}
 			if end := headEnd(c.buf[:c.n]); end > 0 {
-				c.r = end
+				c.r, c.HeadLen = end, end
 				return parseHead(string(c.buf[:end]), h)
 			}
 		}
@@ -342,7 +348,11 @@ type Body struct {
 	left    int64 // bytes left of a length-delimited body
 	dec     chunked.Decoder
 	done    bool
+	total   int64 // body bytes read so far
 }
+
+// Len is how many body bytes were read.
+func (b *Body) Len() int64 { return b.total }
 
 const (
 	byLength = iota
@@ -395,7 +405,8 @@ func (b *Body) Read(p []byte) (int, error) { return b.read(p, true) }
 // waits for the backend, and reads nothing when there is nothing.
 func (b *Body) ReadBuffered(p []byte) (int, error) { return b.read(p, false) }
 
-func (b *Body) read(p []byte, wait bool) (int, error) {
+func (b *Body) read(p []byte, wait bool) (n int, err error) {
+	defer func() { b.total += int64(n) }()
 	if b.done {
 		return 0, io.EOF
 	}
@@ -466,6 +477,7 @@ func (b *Body) raw(p []byte) (int, error) {
 		c.SetReadDeadline(time.Now().Add(b.timeout))
 	}
 	n, err := c.Conn.Read(p)
+	c.Received += int64(n)
 	if n > 0 {
 		return n, nil
 	}

@@ -203,7 +203,7 @@ func (b *echoBackend) exchange(c net.Conn, br *bufio.Reader) bool {
 const proxyConf = `error_log %[2]s/%[3]s.error.log info;
 events {}
 http {
-    log_format up '$request|$status|$upstream_addr|$upstream_status|$proxy_host';
+    log_format up '$request|$status|$upstream_addr|$upstream_status|$proxy_host|$upstream_response_length|$upstream_bytes_received|$upstream_bytes_sent|$upstream_http_x_backend|$upstream_cookie_b';
     access_log %[2]s/%[3]s.access.log up;
     upstream backend { server 127.0.0.1:%[4]d; }
     map $http_upgrade $connection_upgrade { default upgrade; '' close; }
@@ -253,6 +253,7 @@ http {
         location @accel { return 200 "named\n"; }
         location /unix/ { proxy_pass http://unix:%[2]s/none.sock:/x/; }
         location /files/ { internal; alias %[2]s/files/; }
+        location /setbody/ { proxy_pass http://127.0.0.1:%[4]d; proxy_set_body "name=$arg_n&x=1"; }
         location /noaccel/ { proxy_pass http://127.0.0.1:%[4]d; proxy_ignore_headers X-Accel-Redirect X-Accel-Buffering; }
         location /stream/ { proxy_pass http://127.0.0.1:%[4]d; proxy_request_buffering off; }
         location /stream11/ { proxy_pass http://127.0.0.1:%[4]d; proxy_request_buffering off; proxy_http_version 1.1; client_max_body_size 20; }
@@ -335,6 +336,8 @@ var proxyCases = []exchange{
 	{"streamed chunked body to 1.0", "POST /stream/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"},
 	{"streamed chunked body to 1.1", "POST /stream11/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"},
 	{"streamed chunked body too large", "POST /stream11/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n"},
+	{"proxy_set_body", "POST /setbody/x?n=edge HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhello"},
+	{"proxy_set_body get", "GET /setbody/x?n=edge HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies", "GET /jar/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies off", "GET /jar/off/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies untouched", "GET /cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},

@@ -653,3 +653,61 @@ http {
 		}
 	}
 }
+
+// proxy_ignore_client_abort: a client that goes away mid-answer does
+// not cut the backend short when it is on.
+func TestIgnoreClientAbort(t *testing.T) {
+	const size = 16 << 20
+	finished := make(chan bool, 2)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		for n := 0; n < size; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				finished <- false
+				return
+			}
+		}
+		finished <- true
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	port := harness.FreePort(t)
+	conf := writeConf(t, fmt.Sprintf(`events {}
+http {
+    access_log off;
+    proxy_buffering off;
+    server {
+        listen 127.0.0.1:%[1]d;
+        location /ignore/ { proxy_pass http://127.0.0.1:%[2]d; proxy_ignore_client_abort on; }
+        location /cut/ { proxy_pass http://127.0.0.1:%[2]d; }
+    }
+}
+`, port, ln.Addr().(*net.TCPAddr).Port))
+	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", t.TempDir()+"/")
+	for _, c := range []struct {
+		path string
+		want bool
+	}{{"/ignore/x", true}, {"/cut/x", false}} {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", c.path)
+		io.ReadFull(conn, make([]byte, 1024))
+		conn.(*net.TCPConn).SetLinger(0) // a reset: edge's writes fail at once
+		conn.Close()
+		select {
+		case got := <-finished:
+			if got != c.want {
+				t.Errorf("%s: the backend finished its answer: %v, want %v", c.path, got, c.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the backend neither finished nor failed", c.path)
+		}
+	}
+}
