@@ -20,6 +20,7 @@ var Modules = [][]conf.Command{
 	HeadersCommands,
 	GzipCommands,
 	ProxyCommands,
+	ProxySSLCommands,
 	UpstreamCommands,
 	HealthCheckCommands,
 	LogCommands,

@@ -401,6 +401,8 @@ type ProxyConf struct {
 	// acted on.
 	IgnoreHeaders ignoredHeaders
 	ignoreSet     bool
+	// SSL are the proxy_ssl_* settings.
+	SSL ProxySSL
 	// HealthCheck is the location's health_check (not inherited).
 	HealthCheck *healthCheck
 	// pass is the proxy_pass the level proxies with: its own, or for an
@@ -629,6 +631,7 @@ func (p *ProxyConf) merge(parent *ProxyConf, own *ProxyPass, inner bool) {
 	p.NextUpstreamTimeout.Merge(parent.NextUpstreamTimeout, 0)
 	p.Method.Merge(parent.Method, nil)
 	p.SetBody.Merge(parent.SetBody, nil)
+	p.SSL.merge(&parent.SSL)
 	if !p.ignoreSet {
 		p.IgnoreHeaders, p.ignoreSet = parent.IgnoreHeaders, parent.ignoreSet
 	}
@@ -671,12 +674,20 @@ func (h *HTTPConf) finishProxy() error {
 		}
 	}
 	for _, srv := range h.Servers {
-		srv.eachLevel(func(l *LocationConf) error {
-			if l.Proxy.pass != nil {
-				l.Proxy.compileHeaders(defaults)
+		err := srv.eachLevel(func(l *LocationConf) error {
+			pass := l.Proxy.pass
+			if pass == nil {
+				return nil
+			}
+			l.Proxy.compileHeaders(defaults)
+			if pass.Scheme == "https" || pass.Vars != nil {
+				return l.Proxy.SSL.compile()
 			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -624,7 +623,7 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 				tc.SetNoDelay(true)
 			}
 			if pr.scheme == "https" {
-				if nc, err = rq.handshake(nc, p); err != nil {
+				if nc, err = rq.handshake(nc, pr); err != nil {
 					return nil, failConnect, err
 				}
 			}
@@ -670,21 +669,6 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 		}
 		return nil, rq.logUpstreamError(err), err
 	}
-}
-
-// handshake starts TLS with an https backend as nginx does by default:
-// without checking its certificate (proxy_ssl_verify off) and without
-// SNI (proxy_ssl_server_name off), within proxy_connect_timeout.
-func (rq *request) handshake(nc net.Conn, p *ProxyConf) (net.Conn, error) {
-	tc := tls.Client(nc, &tls.Config{InsecureSkipVerify: true})
-	tc.SetDeadline(time.Now().Add(p.ConnectTimeout.Value))
-	if err := tc.Handshake(); err != nil {
-		nc.Close()
-		rq.log(errlog.Error, "SSL_do_handshake() failed (%v) while SSL handshaking to upstream", err)
-		return nil, err
-	}
-	tc.SetDeadline(time.Time{})
-	return tc, nil
 }
 
 // connectLevel is ngx_event_connect_peer's: the errors a network gives

@@ -3,9 +3,18 @@ package diff
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -253,6 +262,20 @@ http {
         location @accel { return 200 "named\n"; }
         location /unix/ { proxy_pass http://unix:%[2]s/none.sock:/x/; }
         location /files/ { internal; alias %[2]s/files/; }
+        location /tls/ { proxy_pass https://127.0.0.1:TLSPORT; }
+        location /tls-sni/ { proxy_pass https://127.0.0.1:TLSPORT; proxy_ssl_server_name on; proxy_ssl_name backend.test; }
+        location /tls-verify/ {
+            proxy_pass https://127.0.0.1:TLSPORT;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate %[2]s/backend.pem;
+            proxy_ssl_name backend.test;
+        }
+        location /tls-wrong-name/ {
+            proxy_pass https://127.0.0.1:TLSPORT;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate %[2]s/backend.pem;
+            proxy_ssl_name other.test;
+        }
         location /setbody/ { proxy_pass http://127.0.0.1:%[4]d; proxy_set_body "name=$arg_n&x=1"; }
         location /noaccel/ { proxy_pass http://127.0.0.1:%[4]d; proxy_ignore_headers X-Accel-Redirect X-Accel-Buffering; }
         location /stream/ { proxy_pass http://127.0.0.1:%[4]d; proxy_request_buffering off; }
@@ -338,6 +361,10 @@ var proxyCases = []exchange{
 	{"streamed chunked body too large", "POST /stream11/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n"},
 	{"proxy_set_body", "POST /setbody/x?n=edge HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhello"},
 	{"proxy_set_body get", "GET /setbody/x?n=edge HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"https backend", "GET /tls/x?y HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"https backend with SNI", "GET /tls-sni/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"https backend verified", "GET /tls-verify/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"https backend, wrong name", "GET /tls-wrong-name/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies", "GET /jar/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies off", "GET /jar/off/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies untouched", "GET /cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
@@ -356,6 +383,33 @@ var proxyCases = []exchange{
 // edge's under the system's.
 var tempFileRe = regexp.MustCompile(`temporary file \S+`)
 
+// startTLSBackend is an HTTPS backend whose certificate names
+// backend.test (self-signed, written to dir/backend.pem); it answers with
+// the name the client sent (SNI) and the request line.
+func startTLSBackend(t *testing.T, dir string) int {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "backend.test"},
+		DNSNames: []string{"backend.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "backend.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "sni=%q %s %s %s\n", r.TLS.ServerName, r.Method, r.RequestURI, r.Proto)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
 var causeRe = regexp.MustCompile(`\) \([^()]*\)( while connecting to upstream)`)
 
 func TestProxy(t *testing.T) {
@@ -367,8 +421,11 @@ func TestProxy(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "files", "a.txt"), []byte("the protected file\n"), 0o644)
 	mtime := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	os.Chtimes(filepath.Join(dir, "files", "a.txt"), mtime, mtime)
+	tlsPort := startTLSBackend(t, dir)
 	conf := func(name string) func(int) string {
-		return func(port int) string { return fmt.Sprintf(proxyConf, port, dir, name, backend.port, dead) }
+		return func(port int) string {
+			return strings.ReplaceAll(fmt.Sprintf(proxyConf, port, dir, name, backend.port, dead), "TLSPORT", strconv.Itoa(tlsPort))
+		}
 	}
 	nport, eport := startServer(t, nginx, "nginx", dir, conf("nginx")), startServer(t, edgeBin, "edge", dir, conf("edge"))
 	compareExchanges(t, nport, eport, proxyCases, func(s string) string {
