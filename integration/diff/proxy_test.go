@@ -217,6 +217,8 @@ http {
     upstream backend { server 127.0.0.1:%[4]d; }
     map $http_upgrade $connection_upgrade { default upgrade; '' close; }
     upstream pair { server 127.0.0.1:%[5]d; server 127.0.0.1:%[4]d; }
+    upstream deadfirst { server 127.0.0.1:%[5]d max_fails=0; server 127.0.0.1:%[4]d max_fails=0; }
+    upstream twice { server 127.0.0.1:%[4]d max_fails=0; server 127.0.0.1:%[4]d max_fails=0; server 127.0.0.1:%[4]d max_fails=0; }
     server {
         listen 127.0.0.1:%[1]d;
         server_name localhost;
@@ -262,6 +264,11 @@ http {
         location @accel { return 200 "named\n"; }
         location /unix/ { proxy_pass http://unix:%[2]s/none.sock:/x/; }
         location /files/ { internal; alias %[2]s/files/; }
+        location /next-post/ { proxy_pass http://deadfirst; }
+        location /twice/ { proxy_pass http://twice; proxy_next_upstream http_503; }
+        location /twice-ni/ { proxy_pass http://twice; proxy_next_upstream http_503 non_idempotent; }
+        location /tries/ { proxy_pass http://twice; proxy_next_upstream http_503; proxy_next_upstream_tries 2; }
+        location /no-next/ { proxy_pass http://deadfirst; proxy_next_upstream off; }
         location /tls/ { proxy_pass https://127.0.0.1:TLSPORT; }
         location /tls-sni/ { proxy_pass https://127.0.0.1:TLSPORT; proxy_ssl_server_name on; proxy_ssl_name backend.test; }
         location /tls-verify/ {
@@ -365,6 +372,12 @@ var proxyCases = []exchange{
 	{"https backend with SNI", "GET /tls-sni/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"https backend verified", "GET /tls-verify/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"https backend, wrong name", "GET /tls-wrong-name/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"next upstream: a POST not sent yet", "POST /next-post/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"},
+	{"next upstream: GET on 503", "GET /twice/status-503 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"next upstream: POST sent, not again", "POST /twice/status-503 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"},
+	{"next upstream: POST with non_idempotent", "POST /twice-ni/status-503 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"},
+	{"next upstream: tries", "GET /tries/status-503 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"next upstream off", "GET /no-next/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies", "GET /jar/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies off", "GET /jar/off/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies untouched", "GET /cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
