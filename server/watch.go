@@ -144,8 +144,12 @@ func (w *Watcher) relevant(ev fsnotify.Event) bool {
 
 func (w *Watcher) loop() {
 	defer w.wg.Done()
-	// A change between the first load and the first watch is seen too.
-	timer := time.NewTimer(0)
+	// A change between the first load and the first watch is seen too,
+	// after the debounce like any other: a file being written in place
+	// as watching begins is read once whole (an empty site.conf read
+	// between the truncation and the write is a valid configuration
+	// without that site).
+	timer := time.NewTimer(debounce)
 	fire := timer.C
 	for {
 		select {
