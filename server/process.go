@@ -98,6 +98,13 @@ func (p *Process) Activate(rt *Runtime) error {
 		p.ports[pt.key] = pt
 	}
 	rt.adoptGroups()
+	// The health checks of the configuration in force end before the
+	// new one's begin: a late verdict of an old check could otherwise
+	// mark down a peer no check will bring back.
+	if cur := p.cur.Load(); cur != nil {
+		cur.stopChecks()
+		cur.checking.Wait()
+	}
 	rt.startChecks()
 	old := p.cur.Swap(rt)
 	for _, pt := range opened {

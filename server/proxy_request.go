@@ -493,8 +493,12 @@ func (rq *request) proxyTries(w *response, pr *proxyRun) int {
 		// (ngx_http_upstream_test_next).
 		if err == nil || uc != nil && !(allowed && try.Tries > 1) {
 			pr.tries = append(pr.tries, t)
+			// The peer is in use until the answer has gone (nginx frees
+			// it as the request ends): max_conns and least_conn count
+			// streams and upgraded connections.
+			code := rq.proxyAnswer(w, pr, uc)
 			try.Free(false)
-			return rq.proxyAnswer(w, pr, uc)
+			return code
 		}
 		status := http.StatusBadGateway
 		if ft == failTimeout || ft == failConnectTimeout {

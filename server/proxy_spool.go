@@ -32,16 +32,17 @@ const (
 // connection's goroutine (client side).
 type spool struct {
 	// mu guards everything below; changed signals each change.
-	mu      sync.Mutex
-	changed sync.Cond
-	chunks  []*[]byte // in memory, in order (pooled buffers, trimmed)
-	mem     int
-	file    *os.File // the overflow: written at fileW, read at fileR
-	fileW   int64
-	fileR   int64
-	done    bool  // the pump has ended
-	err     error // why the backend's body ended early, if it did
-	aborted bool  // the client went away: the pump stops
+	mu       sync.Mutex
+	changed  sync.Cond
+	chunks   []*[]byte // in memory, in order (pooled buffers, trimmed)
+	mem      int
+	file     *os.File // the overflow: written at fileW, read at fileR
+	fileW    int64
+	fileR    int64
+	done     bool  // the pump has ended
+	err      error // why the backend's body ended early, if it did
+	aborted  bool  // the client went away: the pump stops
+	released bool  // the pump gave the backend connection back
 }
 
 // spoolBody sends the rest of an answer's body through a spool: first
@@ -70,7 +71,7 @@ func (rq *request) spoolBody(w *response, pr *proxyRun, body *upstream.Body, fir
 			if werr != nil {
 				rq.log(errlog.Info, "client prematurely closed connection while sending to client")
 				if pr.p.IgnoreClientAbort.Value {
-					s.discard() // the backend finishes, and is released whole
+					s.discard(body) // the backend finishes, and is released whole
 				} else {
 					s.abort(body)
 				}
@@ -81,6 +82,7 @@ func (rq *request) spoolBody(w *response, pr *proxyRun, body *upstream.Body, fir
 		if ended {
 			if err != nil {
 				rq.logBodyError(err)
+				s.abort(body) // a temporary file that failed: the pump may still run
 				w.close = true
 				c.flush()
 				c.closed = true
@@ -160,15 +162,18 @@ func (s *spool) idle() bool {
 
 // discard drops what comes until the pump ends: a client gone whose
 // backend still finishes (proxy_ignore_client_abort).
-func (s *spool) discard() {
+func (s *spool) discard(body *upstream.Body) {
 	bp := getProxyBuf()
 	defer putProxyBuf(bp)
 	for {
-		chunk, _, ended, _ := s.take(*bp)
+		chunk, _, ended, err := s.take(*bp)
 		if chunk != nil {
 			putProxyBuf(chunk)
 		}
 		if ended {
+			if err != nil {
+				s.abort(body)
+			}
 			return
 		}
 	}
@@ -180,9 +185,11 @@ func (s *spool) abort(body *upstream.Body) {
 	s.mu.Lock()
 	s.aborted = true
 	s.changed.Broadcast()
-	s.mu.Unlock()
-	body.Interrupt()
-	s.mu.Lock()
+	// Only while the pump holds the connection: once released, it may
+	// be another request's (pump checks aborted under the same lock).
+	if !s.released {
+		body.Interrupt()
+	}
 	for !s.done {
 		s.changed.Wait()
 	}
@@ -225,7 +232,11 @@ func (s *spool) pump(rq *request, body *upstream.Body, release func(ok bool)) {
 	if err == io.EOF {
 		err = nil
 	}
-	release(err == nil)
+	s.mu.Lock()
+	ok := err == nil && !s.aborted // an interrupted connection is not kept
+	s.released = true
+	s.mu.Unlock()
+	release(ok)
 	s.mu.Lock()
 	s.done, s.err = true, err
 	s.changed.Broadcast()

@@ -40,19 +40,22 @@ func (rq *request) upgrade(w *response, pr *proxyRun, uc *upstream.Conn) {
 	fromBackend := uc.Buffered()
 	p := &rq.loc.Proxy
 	var wg sync.WaitGroup
-	var clientDone atomic.Bool
+	// Each side stops the other: a flag, then a deadline in the past
+	// (the flag covers a copier that moves its deadline meanwhile).
+	var clientDone, backendDone atomic.Bool
 	var up int64
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		// A client that closes or resets ends the connection: nothing
 		// to log, and the backend side ends too.
-		up, _ = copyUpgraded(uc.Conn, c.nc, fromClient, p.SendTimeout.Value, 0)
+		up, _ = copyUpgraded(uc.Conn, c.nc, fromClient, p.SendTimeout.Value, 0, &backendDone)
 		clientDone.Store(true)
 		uc.SetDeadline(time.Now())
 	}()
-	n, backendErr := copyUpgraded(c.nc, uc.Conn, fromBackend, rq.loc.SendTimeout.Value, p.ReadTimeout.Value)
+	n, backendErr := copyUpgraded(c.nc, uc.Conn, fromBackend, rq.loc.SendTimeout.Value, p.ReadTimeout.Value, &clientDone)
 	w.body += n
+	backendDone.Store(true)
 	c.nc.SetDeadline(time.Now())
 	wg.Wait()
 	if errors.Is(backendErr, errUpstreamTimeout) && !clientDone.Load() {
@@ -69,8 +72,8 @@ var errUpstreamTimeout = errors.New("upstream timed out")
 
 // copyUpgraded copies src to dst, first what was read already: each
 // write within writeTimeout, each read (when readTimeout is not 0)
-// within readTimeout. It reports the bytes written.
-func copyUpgraded(dst, src net.Conn, first []byte, writeTimeout, readTimeout time.Duration) (int64, error) {
+// within readTimeout, until stop is set. It reports the bytes written.
+func copyUpgraded(dst, src net.Conn, first []byte, writeTimeout, readTimeout time.Duration, stop *atomic.Bool) (int64, error) {
 	var sent int64
 	if len(first) > 0 {
 		dst.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -87,6 +90,9 @@ func copyUpgraded(dst, src net.Conn, first []byte, writeTimeout, readTimeout tim
 			src.SetReadDeadline(time.Now().Add(readTimeout))
 		} else {
 			src.SetReadDeadline(time.Time{})
+		}
+		if stop.Load() {
+			return sent, net.ErrClosed
 		}
 		n, err := src.Read(*bp)
 		if n > 0 {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -117,6 +118,8 @@ type Conn struct {
 	// closed it just as the request went out.
 	Reused bool
 	since  time.Time // in the pool since
+	// stopped is Interrupt's: reads fail from then on.
+	stopped atomic.Bool
 	// Received counts the bytes read for the answer being read;
 	// HeadLen is its head's.
 	Received int64
@@ -136,6 +139,9 @@ func NewConn(nc net.Conn, peer string) *Conn {
 func (c *Conn) read(timeout time.Duration) error {
 	if timeout > 0 {
 		c.SetReadDeadline(time.Now().Add(timeout))
+	}
+	if c.stopped.Load() {
+		return readError(os.ErrDeadlineExceeded) // Interrupt's deadline may have been moved
 	}
 	m, err := c.Conn.Read(c.buf[c.n:])
 	c.n += m
@@ -389,7 +395,12 @@ func (c *Conn) Buffered() []byte {
 
 // Interrupt makes a Read waiting for the backend return at once (with
 // a timeout): the client went away. Safe from another goroutine.
-func (b *Body) Interrupt() { b.c.SetReadDeadline(time.Now()) }
+func (b *Body) Interrupt() {
+	// The flag first: a read that moves its deadline after this one is
+	// set sees it.
+	b.c.stopped.Store(true)
+	b.c.SetReadDeadline(time.Now())
+}
 
 // Done says the body was read whole.
 func (b *Body) Done() bool { return b.done }
@@ -475,6 +486,9 @@ func (b *Body) raw(p []byte) (int, error) {
 	}
 	if b.timeout > 0 {
 		c.SetReadDeadline(time.Now().Add(b.timeout))
+	}
+	if c.stopped.Load() {
+		return 0, readError(os.ErrDeadlineExceeded)
 	}
 	n, err := c.Conn.Read(p)
 	c.Received += int64(n)

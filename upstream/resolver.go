@@ -32,9 +32,10 @@ type Resolver struct {
 	r    *net.Resolver
 	next atomic.Uint32 // the server asked next, round-robin
 
-	// mu guards cache.
-	mu    sync.Mutex
-	cache map[string]cached
+	// mu guards cache and inflight, the lookups under way.
+	mu       sync.Mutex
+	cache    map[string]cached
+	inflight map[string]chan struct{}
 }
 
 // cached is an answer and until when it is used.
@@ -56,19 +57,43 @@ func (r *Resolver) resolver() *net.Resolver {
 }
 
 // Lookup resolves host to its addresses, from the cache while valid.
+// One lookup runs per name at a time, bounded by Timeout alone: a
+// caller whose ctx ends first gets ctx's error, and the answer, when it
+// comes, is kept for the others.
 func (r *Resolver) Lookup(ctx context.Context, host string) ([]netip.Addr, error) {
-	now := time.Now()
 	r.mu.Lock()
-	if a, ok := r.cache[host]; ok && now.Before(a.until) {
+	if a, ok := r.cache[host]; ok && time.Now().Before(a.until) {
 		r.mu.Unlock()
 		return a.addrs, a.err
 	}
+	wait, ok := r.inflight[host]
+	if !ok {
+		if r.inflight == nil {
+			r.inflight = map[string]chan struct{}{}
+		}
+		wait = make(chan struct{})
+		r.inflight[host] = wait
+		go r.resolve(host, wait)
+	}
 	r.mu.Unlock()
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.cache[host]
+	return a.addrs, a.err
+}
+
+// resolve looks host up within Timeout and keeps the answer for Valid.
+func (r *Resolver) resolve(host string, done chan struct{}) {
 	timeout := r.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	network := "ip"
 	switch {
@@ -86,9 +111,10 @@ func (r *Resolver) Lookup(ctx context.Context, host string) ([]netip.Addr, error
 	if r.cache == nil {
 		r.cache = map[string]cached{}
 	}
-	r.cache[host] = cached{addrs: addrs, err: err, until: now.Add(valid)}
+	r.cache[host] = cached{addrs: addrs, err: err, until: time.Now().Add(valid)}
+	delete(r.inflight, host)
 	r.mu.Unlock()
-	return addrs, err
+	close(done)
 }
 
 // dialVia connects to host:port through r, trying its addresses in turn.

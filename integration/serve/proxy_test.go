@@ -711,3 +711,120 @@ http {
 		}
 	}
 }
+
+// A client that goes away after its answer's backend connection went
+// back to the keep-alive pool does not touch that connection, which
+// another request may be using (found by review: abort interrupted it).
+func TestAbortLeavesPooledConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 8<<20)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(500 * time.Millisecond)
+			io.WriteString(w, "ok")
+			return
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+		io.WriteString(w, big)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	port := harness.FreePort(t)
+	conf := writeConf(t, fmt.Sprintf(`events {}
+http {
+    access_log off;
+    upstream b { server 127.0.0.1:%[2]d; keepalive 1; }
+    server {
+        listen 127.0.0.1:%[1]d;
+        location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+`, port, ln.Addr().(*net.TCPAddr).Port))
+	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", t.TempDir()+"/")
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for round := 0; round < 3; round++ {
+		// A asks for the big answer, reads a little and stalls: edge
+		// spools the rest and puts the backend connection back.
+		a, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.(*net.TCPConn).SetReadBuffer(4096)
+		fmt.Fprintf(a, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+		io.CopyN(io.Discard, bufio.NewReader(a), 16<<10)
+		time.Sleep(400 * time.Millisecond)
+		// B takes the pooled connection and waits for its answer...
+		res := make(chan string, 1)
+		go func() {
+			b, err := net.Dial("tcp", addr)
+			if err != nil {
+				res <- err.Error()
+				return
+			}
+			defer b.Close()
+			fmt.Fprintf(b, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+			b.SetReadDeadline(time.Now().Add(5 * time.Second))
+			line, _ := bufio.NewReader(b).ReadString('\n')
+			res <- strings.TrimSpace(line)
+		}()
+		time.Sleep(150 * time.Millisecond)
+		// ...when A resets its connection.
+		a.(*net.TCPConn).SetLinger(0)
+		a.Close()
+		if got := <-res; got != "HTTP/1.1 200 OK" {
+			t.Errorf("round %d: the other request got %q", round, got)
+		}
+	}
+}
+
+// max_conns counts a peer busy until its answer has gone: a stream holds
+// it, and another request meanwhile gets 502 (as in nginx).
+func TestMaxConnsCountsStreams(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inflight, peak atomic.Int64
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		for i := 0; i < 6; i++ {
+			io.WriteString(w, "data\n")
+			w.(http.Flusher).Flush()
+			time.Sleep(100 * time.Millisecond)
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	port := harness.FreePort(t)
+	conf := writeConf(t, fmt.Sprintf(`events {}
+http {
+    access_log off;
+    upstream u { server 127.0.0.1:%[2]d max_conns=1; }
+    server {
+        listen 127.0.0.1:%[1]d;
+        location / { proxy_pass http://u; proxy_buffering off; }
+    }
+}
+`, port, ln.Addr().(*net.TCPAddr).Port))
+	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", t.TempDir()+"/")
+	codes := make([]int, 3)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * 100 * time.Millisecond)
+			codes[i], _ = get(t, port, "/s")
+		}()
+	}
+	wg.Wait()
+	if peak.Load() != 1 || codes[0] != 200 || codes[1] != 502 || codes[2] != 502 {
+		t.Errorf("max_conns=1: %d at once at the backend, answers %v (want 1, [200 502 502])", peak.Load(), codes)
+	}
+}
