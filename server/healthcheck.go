@@ -240,7 +240,7 @@ func (rt *Runtime) checkPeer(ctx context.Context, c runningCheck, peer *upstream
 func probe(ctx context.Context, peer string, hc *healthCheck) (int, string) {
 	ctx, cancel := context.WithTimeout(ctx, hc.timeout)
 	defer cancel()
-	nc, err := upstream.Dial(ctx, peer, hc.timeout, hc.resolver)
+	nc, err := upstream.Dial(ctx, peer, hc.timeout, upstream.DialOptions{Resolver: hc.resolver})
 	if err != nil {
 		return 0, err.Error()
 	}

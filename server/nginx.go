@@ -215,7 +215,6 @@ var NginxCommands = []conf.Command{
 	{Name: "proxy_cookie_flags", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1234, Module: "ngx_http_proxy_module", Status: conf.Pending, Planned: "#6", Set: setProxyCookieFlags},
 	{Name: "proxy_store", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Status: conf.Unsupported},
 	{Name: "proxy_store_access", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take123, Module: "ngx_http_proxy_module", Status: conf.Unsupported},
-	{Name: "proxy_bind", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Status: conf.Pending, Planned: "#6", Set: setProxyBind},
 	{Name: "proxy_socket_keepalive", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Status: conf.Tuning, Set: conf.Check(conf.KindFlag)},
 	{Name: "proxy_send_lowat", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Status: conf.Unsupported},
 	{Name: "proxy_headers_hash_max_size", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Status: conf.Tuning, Set: conf.Check(conf.KindNum)},

@@ -17,6 +17,7 @@ import (
 // ProxyCommands are the proxy module's directives edge implements; the
 // others are in NginxCommands.
 var ProxyCommands = []conf.Command{
+	{Name: "proxy_bind", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Set: setProxyBind},
 	{Name: "proxy_ignore_client_abort", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).IgnoreClientAbort })},
 	{Name: "proxy_set_body", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: setProxySetBody},
 	{Name: "proxy_ignore_headers", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.OneMore, Module: "ngx_http_proxy_module", Set: setProxyIgnoreHeaders},
@@ -341,22 +342,36 @@ func setProxyCookieFlags(s *conf.Scope, d *parser.Directive) error {
 // does: "off", or an address (or variables) and "transparent".
 func setProxyBind(s *conf.Scope, d *parser.Directive) error {
 	v := d.Args[0].Value
+	var b proxyBind
 	if len(d.Args) == 1 && v == "off" {
-		return nil
+		return proxyOf(s).Bind.Put(b, d)
 	}
-	if strings.Contains(v, "$") {
-		if _, err := lv(s).http.compileTemplate(v, d.End); err != nil {
-			return err
-		}
-	} else if _, err := netip.ParseAddr(v); err != nil {
-		if _, err := netip.ParseAddrPort(v); err != nil {
-			return parser.Errorf(d.End, `invalid address "%s"`, v)
+	if !strings.Contains(v, "$") {
+		if _, err := netip.ParseAddr(v); err != nil {
+			if _, err := netip.ParseAddrPort(v); err != nil {
+				return parser.Errorf(d.End, `invalid address "%s"`, v)
+			}
 		}
 	}
-	if len(d.Args) == 2 && d.Args[1].Value != "transparent" {
-		return parser.Errorf(d.End, `invalid parameter "%s"`, d.Args[1].Value)
+	t, err := lv(s).http.compileTemplate(v, d.End)
+	if err != nil {
+		return err
 	}
-	return nil
+	b.addr = t
+	if len(d.Args) == 2 {
+		if d.Args[1].Value != "transparent" {
+			return parser.Errorf(d.End, `invalid parameter "%s"`, d.Args[1].Value)
+		}
+		b.transparent = true
+	}
+	return proxyOf(s).Bind.Put(b, d)
+}
+
+// proxyBind is proxy_bind: the local address (nil: "off"), and
+// "transparent".
+type proxyBind struct {
+	addr        *template
+	transparent bool
 }
 
 // ProxyConf is a level's proxy settings (nginx's
@@ -401,6 +416,8 @@ type ProxyConf struct {
 	// acted on.
 	IgnoreHeaders ignoredHeaders
 	ignoreSet     bool
+	// Bind is proxy_bind.
+	Bind conf.Setting[proxyBind]
 	// SSL are the proxy_ssl_* settings.
 	SSL ProxySSL
 	// HealthCheck is the location's health_check (not inherited).
@@ -632,6 +649,7 @@ func (p *ProxyConf) merge(parent *ProxyConf, own *ProxyPass, inner bool) {
 	p.Method.Merge(parent.Method, nil)
 	p.SetBody.Merge(parent.SetBody, nil)
 	p.SSL.merge(&parent.SSL)
+	p.Bind.Merge(parent.Bind, proxyBind{})
 	if !p.ignoreSet {
 		p.IgnoreHeaders, p.ignoreSet = parent.IgnoreHeaders, parent.ignoreSet
 	}

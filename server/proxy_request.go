@@ -609,7 +609,7 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 			uc = pool.Get(peer)
 		}
 		if uc == nil {
-			nc, err := upstream.Dial(context.Background(), peer, p.ConnectTimeout.Value, g.resolver)
+			nc, err := upstream.Dial(context.Background(), peer, p.ConnectTimeout.Value, rq.dialOptions(g, p))
 			if err != nil {
 				var ce *upstream.ConnectError
 				if errors.As(err, &ce) && ce.Timeout {
@@ -673,6 +673,26 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 		}
 		return nil, rq.logUpstreamError(err), err
 	}
+}
+
+// dialOptions are how a peer of g is connected to: its resolver, and
+// proxy_bind's address (with variables: per request; empty: none).
+func (rq *request) dialOptions(g *group, p *ProxyConf) upstream.DialOptions {
+	o := upstream.DialOptions{Resolver: g.resolver}
+	b := p.Bind.Value
+	if b.addr == nil {
+		return o
+	}
+	v := b.addr.String(rq)
+	if ap, err := netip.ParseAddrPort(v); err == nil {
+		o.Local = ap
+	} else if a, err := netip.ParseAddr(v); err == nil {
+		o.Local = netip.AddrPortFrom(a, 0)
+	} else if v != "" {
+		rq.log(errlog.Error, `invalid local address "%s"`, v)
+	}
+	o.Transparent = b.transparent
+	return o
 }
 
 // connectLevel is ngx_event_connect_peer's: the errors a network gives

@@ -54,15 +54,38 @@ func (e *ConnectError) Error() string {
 
 func (e *ConnectError) Unwrap() error { return e.Err }
 
+// DialOptions are how Dial connects: the zero value uses the system's
+// resolver and any local address.
+type DialOptions struct {
+	// Resolver looks host names up (nil: the system).
+	Resolver *Resolver
+	// Local is the address connected from (proxy_bind), Transparent
+	// allows one that is not the machine's (IP_TRANSPARENT).
+	Local       netip.AddrPort
+	Transparent bool
+}
+
 // Dial connects to a peer named as Peer.Name is, within timeout
-// (proxy_connect_timeout); a host name is looked up through r when it
-// is not nil, else by the system.
-func Dial(ctx context.Context, name string, timeout time.Duration, r *Resolver) (net.Conn, error) {
+// (proxy_connect_timeout).
+func Dial(ctx context.Context, name string, timeout time.Duration, o DialOptions) (net.Conn, error) {
 	network, addr := "tcp", name
 	if path, ok := strings.CutPrefix(name, "unix:"); ok {
 		network, addr = "unix", path
 	}
 	d := net.Dialer{Timeout: timeout}
+	if o.Local.IsValid() && network == "tcp" {
+		d.LocalAddr = net.TCPAddrFromAddrPort(o.Local)
+		if o.Transparent {
+			d.Control = func(_, _ string, rc syscall.RawConn) error {
+				var serr error
+				rc.Control(func(fd uintptr) {
+					serr = syscall.SetsockoptInt(int(fd), syscall.SOL_IP, syscall.IP_TRANSPARENT, 1)
+				})
+				return serr
+			}
+		}
+	}
+	r := o.Resolver
 	var c net.Conn
 	var err error
 	host, port, _ := net.SplitHostPort(addr)

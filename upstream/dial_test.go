@@ -13,7 +13,7 @@ import (
 // dialErr connects to name and returns the failure.
 func dialErr(t *testing.T, ctx context.Context, name string) *ConnectError {
 	t.Helper()
-	c, err := Dial(ctx, name, time.Second, nil)
+	c, err := Dial(ctx, name, time.Second, DialOptions{})
 	if err == nil {
 		c.Close()
 		t.Fatalf("%s: connected", name)

@@ -828,3 +828,35 @@ http {
 		t.Errorf("max_conns=1: %d at once at the backend, answers %v (want 1, [200 502 502])", peak.Load(), codes)
 	}
 }
+
+// proxy_bind: the backend sees the connection come from that address;
+// with variables, the address of each request (empty: any).
+func TestProxyBind(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		io.WriteString(w, host)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	port := harness.FreePort(t)
+	conf := writeConf(t, fmt.Sprintf(`events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:%[1]d;
+        location /fixed/ { proxy_pass http://127.0.0.1:%[2]d; proxy_bind 127.0.0.3; }
+        location /var/ { proxy_pass http://127.0.0.1:%[2]d; proxy_bind $arg_from; }
+    }
+}
+`, port, ln.Addr().(*net.TCPAddr).Port))
+	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", t.TempDir()+"/")
+	for path, want := range map[string]string{"/fixed/": "127.0.0.3", "/var/?from=127.0.0.4": "127.0.0.4", "/var/": "127.0.0.1"} {
+		if code, body := get(t, port, path); code != 200 || body != want {
+			t.Errorf("%s: %d %q, want %q", path, code, body, want)
+		}
+	}
+}
