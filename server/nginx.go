@@ -212,7 +212,6 @@ var NginxCommands = []conf.Command{
 	{Name: "mp4_buffer_size", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_mp4_module", Status: conf.Unsupported},
 	{Name: "mp4_max_buffer_size", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_mp4_module", Status: conf.Unsupported},
 	{Name: "mp4_start_key_frame", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_mp4_module", Status: conf.Unsupported},
-	{Name: "proxy_cookie_flags", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1234, Module: "ngx_http_proxy_module", Status: conf.Pending, Planned: "#6", Set: setProxyCookieFlags},
 	{Name: "proxy_store", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Status: conf.Unsupported},
 	{Name: "proxy_store_access", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take123, Module: "ngx_http_proxy_module", Status: conf.Unsupported},
 	{Name: "proxy_socket_keepalive", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Status: conf.Tuning, Set: conf.Check(conf.KindFlag)},

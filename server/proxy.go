@@ -17,6 +17,7 @@ import (
 // ProxyCommands are the proxy module's directives edge implements; the
 // others are in NginxCommands.
 var ProxyCommands = []conf.Command{
+	{Name: "proxy_cookie_flags", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1234, Module: "ngx_http_proxy_module", Set: setProxyCookieFlags},
 	{Name: "proxy_bind", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Set: setProxyBind},
 	{Name: "proxy_ignore_client_abort", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).IgnoreClientAbort })},
 	{Name: "proxy_set_body", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: setProxySetBody},
@@ -328,14 +329,44 @@ type cookieRules struct {
 // setProxyCookieFlags checks proxy_cookie_flags's cookie (a regex or a
 // string); nginx 1.22 checks its flags only when it applies them.
 func setProxyCookieFlags(s *conf.Scope, d *parser.Directive) error {
+	p := proxyOf(s)
 	if len(d.Args) == 1 && d.Args[0].Value == "off" {
+		p.CookieFlags = cookieFlagRules{set: true}
 		return nil
 	}
 	if len(d.Args) == 1 {
 		return parser.Errorf(d.End, `invalid parameter "%s"`, d.Args[0].Value)
 	}
-	_, err := lv(s).http.rewritePattern(d, d.Args[0].Value, false)
-	return err
+	h := lv(s).http
+	r, err := h.rewritePattern(d, d.Args[0].Value, false)
+	if err != nil {
+		return err
+	}
+	rule := cookieFlagRule{cookie: r}
+	for _, a := range d.Args[1:] {
+		t, err := h.compileTemplate(a.Value, d.End)
+		if err != nil {
+			return err
+		}
+		rule.flags = append(rule.flags, t)
+	}
+	p.CookieFlags.set = true
+	p.CookieFlags.list = append(p.CookieFlags.list, rule)
+	return nil
+}
+
+// cookieFlagRules are proxy_cookie_flags's rules (set: written at this
+// level, "off" leaving none).
+type cookieFlagRules struct {
+	list []cookieFlagRule
+	set  bool
+}
+
+// cookieFlagRule is a cookie (a name, or a regex in cookie.re) and its
+// flags, with variables: nginx 1.22 reads them when it applies them.
+type cookieFlagRule struct {
+	cookie proxyRedirect
+	flags  []*template
 }
 
 // setProxyBind checks proxy_bind as ngx_http_upstream_bind_set_slot
@@ -412,6 +443,7 @@ type ProxyConf struct {
 	// CookieDomains and CookiePaths rewrite the Domain and Path of the
 	// answer's Set-Cookie headers.
 	CookieDomains, CookiePaths cookieRules
+	CookieFlags                cookieFlagRules
 	// IgnoreHeaders is proxy_ignore_headers: the answer headers not
 	// acted on.
 	IgnoreHeaders ignoredHeaders
@@ -658,6 +690,9 @@ func (p *ProxyConf) merge(parent *ProxyConf, own *ProxyPass, inner bool) {
 	}
 	if !p.CookiePaths.set {
 		p.CookiePaths = parent.CookiePaths
+	}
+	if !p.CookieFlags.set {
+		p.CookieFlags = parent.CookieFlags
 	}
 	// ngx_http_proxy_merge_loc_conf: "off" is inherited; rules are
 	// inherited as a whole; a level that has neither but a proxy_pass

@@ -926,7 +926,7 @@ func (rq *request) proxyAnswer(w *response, pr *proxyRun, a *upstreamAnswer) int
 		case "connection", "keep-alive", "transfer-encoding":
 			continue
 		case "set-cookie":
-			if p.CookieDomains.list != nil || p.CookiePaths.list != nil {
+			if p.CookieDomains.list != nil || p.CookiePaths.list != nil || p.CookieFlags.list != nil {
 				hdr.Add(f.Name, rq.rewriteCookie(p, f.Value))
 				continue
 			}
@@ -1006,6 +1006,11 @@ func (rq *request) rewriteCookie(p *ProxyConf, v string) string {
 			attrs[i], changed = key+"="+nv, true
 		}
 	}
+	if p.CookieFlags.list != nil {
+		if flagged, ok := rq.cookieFlags(p.CookieFlags.list, attrs); ok {
+			attrs, changed = flagged, true
+		}
+	}
 	if !changed {
 		return v
 	}
@@ -1013,6 +1018,72 @@ func (rq *request) rewriteCookie(p *ProxyConf, v string) string {
 		attrs[i] = strings.TrimLeft(attrs[i], " \t")
 	}
 	return strings.Join(attrs, "; ")
+}
+
+// cookieFlags applies the first proxy_cookie_flags rule whose cookie
+// matches the cookie's name (ngx_http_proxy_rewrite_cookie_flags):
+// secure, httponly and samesite=… are added where missing (samesite
+// replaced), their no… forms removed.
+func (rq *request) cookieFlags(rules []cookieFlagRule, attrs []string) ([]string, bool) {
+	name, _, _ := strings.Cut(strings.TrimSpace(attrs[0]), "=")
+	for _, r := range rules {
+		if r.cookie.re != nil {
+			if r.cookie.re.match(name) == nil {
+				continue
+			}
+		} else if r.cookie.from.String(rq) != name {
+			continue
+		}
+		out := attrs
+		for _, t := range r.flags {
+			out = applyCookieFlag(out, strings.ToLower(t.String(rq)))
+		}
+		return out, true
+	}
+	return attrs, false
+}
+
+// applyCookieFlag adds or removes one attribute; another word changes
+// nothing, as in nginx 1.22.
+func applyCookieFlag(attrs []string, flag string) []string {
+	find := func(key string) int {
+		for i := 1; i < len(attrs); i++ {
+			k, _, _ := strings.Cut(strings.TrimSpace(attrs[i]), "=")
+			if strings.EqualFold(k, key) {
+				return i
+			}
+		}
+		return -1
+	}
+	remove := func(key string) {
+		if i := find(key); i > 0 {
+			attrs = append(attrs[:i:i], attrs[i+1:]...)
+		}
+	}
+	switch flag {
+	case "secure":
+		if find("secure") < 0 {
+			attrs = append(attrs, "Secure")
+		}
+	case "httponly":
+		if find("httponly") < 0 {
+			attrs = append(attrs, "HttpOnly")
+		}
+	case "samesite=strict", "samesite=lax", "samesite=none":
+		value := map[string]string{"samesite=strict": "Strict", "samesite=lax": "Lax", "samesite=none": "None"}[flag]
+		if i := find("samesite"); i > 0 {
+			attrs[i] = "SameSite=" + value
+		} else {
+			attrs = append(attrs, "SameSite="+value)
+		}
+	case "nosecure":
+		remove("secure")
+	case "nohttponly":
+		remove("httponly")
+	case "nosamesite":
+		remove("samesite")
+	}
+	return attrs
 }
 
 // rewriteValue is the first rule of rules that rewrites a cookie's

@@ -294,6 +294,12 @@ http {
             proxy_cookie_path ~^/re/(.*)$ /regex/$1;
         }
         location /jar/off/ { proxy_pass http://127.0.0.1:%[4]d; proxy_cookie_path off; }
+        location /flags/ {
+            proxy_pass http://127.0.0.1:%[4]d;
+            proxy_cookie_flags a secure httponly samesite=lax;
+            proxy_cookie_flags ~^[bc]$ nosecure nohttponly samesite;
+        }
+        location /flags-odd/ { proxy_pass http://127.0.0.1:%[4]d; proxy_cookie_flags d bogus; }
         location /limited/ { proxy_pass http://127.0.0.1:%[4]d; client_max_body_size 10; }
         location /ws {
             proxy_pass http://127.0.0.1:%[4]d;
@@ -379,6 +385,8 @@ var proxyCases = []exchange{
 	{"next upstream: tries", "GET /tries/status-503 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"next upstream off", "GET /no-next/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies", "GET /jar/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"cookie flags", "GET /flags/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
+	{"cookie flags unknown", "GET /flags-odd/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies off", "GET /jar/off/cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"cookies untouched", "GET /cookies HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
 	{"x-accel-redirect ignored", "GET /noaccel/accel HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"},
