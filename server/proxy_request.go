@@ -751,6 +751,20 @@ func (e *sendError) Error() string { return "send: " + e.err.Error() }
 // in a file goes by sendfile).
 func (rq *request) send(uc *upstream.Conn, pr *proxyRun, head []byte) error {
 	p, body := pr.p, pr.body
+	if (body == nil || body.size == 0) && !pr.stream {
+		// The common request, a head alone: written and its answer
+		// awaited in one step (upstream.Conn.SendAndWait).
+		sent, werr, rerr := uc.SendAndWait(head, p.ReadTimeout.Value)
+		switch {
+		case werr != nil:
+			return &sendError{werr}
+		case rerr != nil:
+			return rerr // as ReadHead's: the answer did not come
+		case sent:
+			return nil
+		}
+		head = head[uc.Partial():]
+	}
 	uc.SetWriteDeadline(time.Now().Add(p.SendTimeout.Value))
 	var err error
 	switch {

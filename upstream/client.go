@@ -118,6 +118,8 @@ type Conn struct {
 	// closed it just as the request went out.
 	Reused bool
 	since  time.Time // in the pool since
+	// partial is what SendAndWait wrote of a request it did not finish.
+	partial int
 	// stopped is Interrupt's: reads fail from then on.
 	stopped atomic.Bool
 	// Received counts the bytes read for the answer being read;
@@ -154,6 +156,69 @@ func (c *Conn) read(timeout time.Duration) error {
 	}
 	return readError(err)
 }
+
+// SendAndWait writes the request and waits, within timeout, until the
+// answer's first bytes can be read: one system call less than a write
+// followed by a read that finds nothing yet. Go's poller forgets what
+// it saw before the raw read begins; the write comes after, and
+// whatever the backend does next (answers, or resets a kept connection
+// it had closed) is a new event, so no wake-up is lost. It reports
+// whether it wrote all of p (a full socket buffer, or a connection that
+// is not a plain socket, leaves it to the caller), a write's error, and
+// the wait's. Reads after it find the answer.
+func (c *Conn) SendAndWait(p []byte, timeout time.Duration) (sent bool, werr, rerr error) {
+	c.partial = 0
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return false, nil, nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false, nil, nil
+	}
+	if timeout > 0 {
+		c.SetReadDeadline(time.Now().Add(timeout))
+	}
+	n, tried := 0, false
+	rerr = rc.Read(func(fd uintptr) bool {
+		if tried {
+			return true // readable: the answer, or the peer's close
+		}
+		tried = true
+		for n < len(p) {
+			m, e := syscall.Write(int(fd), p[n:])
+			if m > 0 {
+				n += m
+			}
+			switch {
+			case e == syscall.EINTR:
+				continue
+			case e == syscall.EAGAIN:
+				return true // the rest goes the ordinary way
+			case e != nil:
+				werr = e
+				return true
+			}
+		}
+		return false // all sent: wait for the answer
+	})
+	if werr != nil {
+		return false, werr, nil
+	}
+	if n < len(p) {
+		// Not all written: the caller writes the rest and reads as usual.
+		c.partial = n
+		return false, nil, nil
+	}
+	if rerr != nil {
+		return true, nil, readError(rerr)
+	}
+	return true, nil, nil
+}
+
+// Partial is how much of the request SendAndWait wrote when it did not
+// write it all.
+func (c *Conn) Partial() int { return c.partial }
 
 // ReadHead reads an answer's head, each read within timeout
 // (proxy_read_timeout), the head within size bytes (proxy_buffer_size).
