@@ -117,3 +117,51 @@ func TestBody(t *testing.T) {
 		})
 	}
 }
+
+// SendAndWait returns once the answer can be read, and at once too for
+// a kept connection the peer closed meanwhile (the write draws a reset):
+// it never waits for an event that came before it.
+func TestSendAndWait(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peers := make(chan net.Conn, 2)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			peers <- c
+		}
+	}()
+	dial := func() (*Conn, net.Conn) {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewConn(nc, "x"), <-peers
+	}
+	// An answer.
+	c, peer := dial()
+	go func() {
+		peer.Read(make([]byte, 64))
+		peer.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+	}()
+	sent, werr, rerr := c.SendAndWait([]byte("GET / HTTP/1.1\r\n\r\n"), 5*time.Second)
+	var h Head
+	if !sent || werr != nil || rerr != nil || c.ReadHead(&h, time.Second, 4096) != nil || h.Status != 200 {
+		t.Errorf("answer: sent %v, %v, %v, status %d", sent, werr, rerr, h.Status)
+	}
+	// A peer that closed while the connection sat idle.
+	c, peer = dial()
+	peer.Close()
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	c.SendAndWait([]byte("GET / HTTP/1.1\r\n\r\n"), 5*time.Second)
+	if err := c.ReadHead(&h, time.Second, 4096); err == nil || time.Since(start) > 2*time.Second {
+		t.Errorf("closed peer: %v after %v", err, time.Since(start))
+	}
+}
