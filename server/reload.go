@@ -55,6 +55,10 @@ func (r *Reloader) Start() (*MainConf, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The hash is taken before Compile reads the other files (user
+	// files, certificates): one written meanwhile makes a later check
+	// reload, rather than look already loaded.
+	h := r.hash(m, tree, nil)
 	rt, err := Compile(m)
 	if err != nil {
 		return nil, err
@@ -64,7 +68,7 @@ func (r *Reloader) Start() (*MainConf, error) {
 		return nil, err
 	}
 	runtime.GOMAXPROCS(m.Procs())
-	r.conf, r.live, r.files = m, r.hash(m, tree, nil), r.paths(m, tree)
+	r.conf, r.live, r.files = m, h, r.paths(m, tree)
 	return m, nil
 }
 
