@@ -18,6 +18,20 @@ import (
 	"edge/integration/harness"
 )
 
+// httpBackend serves h on a loopback port until the test ends; it
+// returns the port.
+func httpBackend(t *testing.T, h func(http.ResponseWriter, *http.Request)) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(h)}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
 // countingBackend is an HTTP/1.1 backend that counts the connections it
 // accepted and can close the idle ones.
 type countingBackend struct {
@@ -127,15 +141,11 @@ http {
 func TestBufferingReleasesBackend(t *testing.T) {
 	const size = 16 << 20
 	done := make(chan string, 4)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	chunk := make([]byte, 64<<10)
 	for i := range chunk {
 		chunk[i] = byte('a' + i%26)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	bport := httpBackend(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(size))
 		if strings.HasSuffix(r.URL.Path, "/accel") {
 			w.Header().Set("X-Accel-Buffering", "no")
@@ -146,9 +156,7 @@ func TestBufferingReleasesBackend(t *testing.T) {
 			}
 		}
 		done <- r.URL.Path
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	})
 	port := harness.FreePort(t)
 	dir := t.TempDir()
 	conf := writeConf(t, fmt.Sprintf(`error_log %[3]s/error.log warn;
@@ -161,7 +169,7 @@ http {
         location /nobuf/ { proxy_pass http://127.0.0.1:%[2]d; proxy_buffering off; }
     }
 }
-`, port, ln.Addr().(*net.TCPAddr).Port, dir))
+`, port, bport, dir))
 	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", dir+"/")
 
 	// slowClient asks for path with a small receive buffer and reads
@@ -659,12 +667,8 @@ http {
 func TestIgnoreClientAbort(t *testing.T) {
 	const size = 16 << 20
 	finished := make(chan bool, 2)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	chunk := make([]byte, 64<<10)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	bport := httpBackend(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(size))
 		for n := 0; n < size; n += len(chunk) {
 			if _, err := w.Write(chunk); err != nil {
@@ -673,9 +677,7 @@ func TestIgnoreClientAbort(t *testing.T) {
 			}
 		}
 		finished <- true
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	})
 	port := harness.FreePort(t)
 	conf := writeConf(t, fmt.Sprintf(`events {}
 http {
@@ -687,7 +689,7 @@ http {
         location /cut/ { proxy_pass http://127.0.0.1:%[2]d; }
     }
 }
-`, port, ln.Addr().(*net.TCPAddr).Port))
+`, port, bport))
 	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", t.TempDir()+"/")
 	for _, c := range []struct {
 		path string
@@ -716,12 +718,8 @@ http {
 // back to the keep-alive pool does not touch that connection, which
 // another request may be using (found by review: abort interrupted it).
 func TestAbortLeavesPooledConnection(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	big := strings.Repeat("x", 8<<20)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	bport := httpBackend(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			time.Sleep(500 * time.Millisecond)
 			io.WriteString(w, "ok")
@@ -729,9 +727,7 @@ func TestAbortLeavesPooledConnection(t *testing.T) {
 		}
 		w.Header().Set("Content-Length", fmt.Sprint(len(big)))
 		io.WriteString(w, big)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	})
 	port := harness.FreePort(t)
 	conf := writeConf(t, fmt.Sprintf(`events {}
 http {
@@ -742,7 +738,7 @@ http {
         location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; }
     }
 }
-`, port, ln.Addr().(*net.TCPAddr).Port))
+`, port, bport))
 	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", t.TempDir()+"/")
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	for round := 0; round < 3; round++ {
@@ -783,12 +779,8 @@ http {
 // max_conns counts a peer busy until its answer has gone: a stream holds
 // it, and another request meanwhile gets 502 (as in nginx).
 func TestMaxConnsCountsStreams(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var inflight, peak atomic.Int64
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	bport := httpBackend(t, func(w http.ResponseWriter, r *http.Request) {
 		n := inflight.Add(1)
 		defer inflight.Add(-1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
@@ -798,9 +790,7 @@ func TestMaxConnsCountsStreams(t *testing.T) {
 			w.(http.Flusher).Flush()
 			time.Sleep(100 * time.Millisecond)
 		}
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	})
 	port := harness.FreePort(t)
 	conf := writeConf(t, fmt.Sprintf(`events {}
 http {
@@ -811,7 +801,7 @@ http {
         location / { proxy_pass http://u; proxy_buffering off; }
     }
 }
-`, port, ln.Addr().(*net.TCPAddr).Port))
+`, port, bport))
 	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", t.TempDir()+"/")
 	codes := make([]int, 3)
 	var wg sync.WaitGroup
@@ -832,16 +822,10 @@ http {
 // proxy_bind: the backend sees the connection come from that address;
 // with variables, the address of each request (empty: any).
 func TestProxyBind(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	bport := httpBackend(t, func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		io.WriteString(w, host)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	})
 	port := harness.FreePort(t)
 	conf := writeConf(t, fmt.Sprintf(`events {}
 http {
@@ -852,7 +836,7 @@ http {
         location /var/ { proxy_pass http://127.0.0.1:%[2]d; proxy_bind $arg_from; }
     }
 }
-`, port, ln.Addr().(*net.TCPAddr).Port))
+`, port, bport))
 	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", t.TempDir()+"/")
 	for path, want := range map[string]string{"/fixed/": "127.0.0.3", "/var/?from=127.0.0.4": "127.0.0.4", "/var/": "127.0.0.1"} {
 		if code, body := get(t, port, path); code != 200 || body != want {
