@@ -490,27 +490,6 @@ var nextUpstreamNames = map[string]nextUpstream{"error": nextError, "timeout": n
 	"http_502": next502, "http_503": next503, "http_504": next504, "http_403": next403,
 	"http_404": next404, "http_429": next429, "updating": nextUpdating, "off": nextOff}
 
-// statusNext is the proxy_next_upstream bit of an answer's status.
-func statusNext(code int) nextUpstream {
-	switch code {
-	case 500:
-		return next500
-	case 502:
-		return next502
-	case 503:
-		return next503
-	case 504:
-		return next504
-	case 403:
-		return next403
-	case 404:
-		return next404
-	case 429:
-		return next429
-	}
-	return 0
-}
-
 // ignoredHeaders is proxy_ignore_headers's set. Of its headers edge
 // acts on X-Accel-Redirect and X-Accel-Buffering; the others concern a
 // cache (Expires, Cache-Control, Set-Cookie, Vary, X-Accel-Expires) or

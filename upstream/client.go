@@ -419,11 +419,7 @@ type Body struct {
 	left    int64 // bytes left of a length-delimited body
 	dec     chunked.Decoder
 	done    bool
-	total   int64 // body bytes read so far
 }
-
-// Len is how many body bytes were read.
-func (b *Body) Len() int64 { return b.total }
 
 const (
 	byLength = iota
@@ -481,8 +477,7 @@ func (b *Body) Read(p []byte) (int, error) { return b.read(p, true) }
 // waits for the backend, and reads nothing when there is nothing.
 func (b *Body) ReadBuffered(p []byte) (int, error) { return b.read(p, false) }
 
-func (b *Body) read(p []byte, wait bool) (n int, err error) {
-	defer func() { b.total += int64(n) }()
+func (b *Body) read(p []byte, wait bool) (int, error) {
 	if b.done {
 		return 0, io.EOF
 	}
