@@ -18,6 +18,7 @@ import (
 
 	"edge/internal/chunked"
 	"edge/internal/errlog"
+	"edge/internal/fifopoll"
 	"edge/parser"
 )
 
@@ -93,6 +94,11 @@ type conn struct {
 	// peek is peekReadable as a func value; peeked its state.
 	peek   func(fd uintptr) bool
 	peeked bool
+	// fw, with the descriptor fd, is the connection's place in fifopoll,
+	// where it waits for its next request; nil when it could not join
+	// (it waits in Go's poller).
+	fw *fifopoll.Waiter
+	fd int
 
 	rq request
 	// prx is the memory of the connection's proxied requests.
@@ -105,6 +111,13 @@ func (p *Process) serveConn(pt *port, nc net.Conn) {
 	c := &conn{nc: nc, proc: p, port: pt, l: l, id: p.conns.Add(1), start: time.Now()}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.rc, _ = sc.SyscallConn()
+	}
+	if c.rc != nil {
+		c.fd = -1
+		c.rc.Control(func(fd uintptr) { c.fd = int(fd) })
+		if c.fd >= 0 {
+			c.fw, _ = fifopoll.Register(c.fd)
+		}
 	}
 	if _, ok := nc.(*net.UnixConn); ok {
 		c.unix, c.remote, c.clientIP = true, "unix:", "unix:"
@@ -160,6 +173,9 @@ func (c *conn) run() {
 
 func (c *conn) closeConn() {
 	c.releaseBuffers()
+	if c.fw != nil {
+		c.fw.Forget()
+	}
 	c.nc.Close()
 	c.port.forget(c)
 	c.proc.live.Done()
@@ -201,17 +217,16 @@ func (c *conn) waitIdle() int {
 		c.idleSince.Store(0)
 		return idleClosed
 	}
-	if c.peek == nil {
-		c.peek = c.peekReadable // made once: a closure per wait allocates
-	}
-	c.peeked = false
-	err := c.rc.Read(c.peek)
+	err := c.awaitBytes(timeout)
 	c.idleMu.Lock()
 	poked := c.poked
 	c.idleSince.Store(0)
 	c.poked = false
 	c.idleMu.Unlock()
 	if poked {
+		if c.fw != nil {
+			c.fw.Unpoke() // if it came as the wait ended for bytes
+		}
 		c.readDeadline = time.Time{} // in the past: set it again
 		if c.ending() {
 			return idleClosed
@@ -232,6 +247,33 @@ func (c *conn) waitIdle() int {
 	return idleReady
 }
 
+// awaitBytes waits for the next request's first bytes, or the client's
+// close, for timeout; a poke ends it with an error.
+func (c *conn) awaitBytes(timeout time.Duration) error {
+	if c.fw == nil {
+		if c.peek == nil {
+			c.peek = c.peekReadable // made once: a closure per wait allocates
+		}
+		c.peeked = false
+		return c.rc.Read(c.peek)
+	}
+	if peek(uintptr(c.fd)) {
+		return nil
+	}
+	// An event, taken for bytes without looking again: if it was an
+	// earlier one's (the socket is edge-triggered), the read that
+	// follows waits in Go's poller.
+	return c.fw.Wait(fifopoll.After(timeout))
+}
+
+// peek says whether a socket has bytes to read (or its peer closed).
+func peek(fd uintptr) bool {
+	var one [1]byte
+	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&one[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return e != syscall.EAGAIN
+}
+
 // peekReadable is waitIdle's look at the socket: the first call peeks
 // without waiting, a later one means the poller saw it readable.
 func (c *conn) peekReadable(fd uintptr) bool {
@@ -239,10 +281,7 @@ func (c *conn) peekReadable(fd uintptr) bool {
 		return true // the poller says readable: read for real
 	}
 	c.peeked = true
-	var one [1]byte
-	_, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&one[0])), 1,
-		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-	return e != syscall.EAGAIN
+	return peek(fd)
 }
 
 // ending reports that the connection takes no more requests: the process

@@ -195,13 +195,17 @@ func (pt *port) pokeIdle(now time.Time) {
 	}
 }
 
-// poke ends the wait of a connection idle in its goroutine, if it is: a
-// read deadline in the past wakes it.
+// poke ends the wait of a connection idle in its goroutine, if it is:
+// in fifopoll, or by a read deadline in the past.
 func (c *conn) poke() {
 	c.idleMu.Lock()
 	if c.idleSince.Load() != 0 && !c.poked {
 		c.poked = true
-		c.nc.SetReadDeadline(time.Unix(1, 0))
+		if c.fw != nil {
+			c.fw.Poke()
+		} else {
+			c.nc.SetReadDeadline(time.Unix(1, 0))
+		}
 	}
 	c.idleMu.Unlock()
 }

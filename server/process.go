@@ -246,6 +246,9 @@ func (pt *port) closeAll() {
 	pt.closed.Store(true)
 	for c := range pt.conns {
 		c.nc.Close()
+		if c.fw != nil {
+			c.fw.Poke() // a closed socket leaves fifopoll without an event
+		}
 	}
 }
 

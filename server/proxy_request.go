@@ -632,6 +632,7 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 				}
 			}
 			uc = upstream.NewConn(nc, peer)
+			uc.WakeInOrder()
 		}
 		t.connect = time.Since(t.start)
 		t.sent = int64(len(head))

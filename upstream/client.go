@@ -10,8 +10,10 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"edge/internal/chunked"
+	"edge/internal/fifopoll"
 	"edge/parser"
 )
 
@@ -130,6 +132,11 @@ type Conn struct {
 	buf  []byte
 	r, n int
 	body Body
+
+	// fw, with the descriptor fd, is the connection's place in fifopoll
+	// (WakeInOrder): its reads wait there, in raw system calls.
+	fw *fifopoll.Waiter
+	fd int
 }
 
 // NewConn wraps a fresh connection to peer.
@@ -137,15 +144,79 @@ func NewConn(nc net.Conn, peer string) *Conn {
 	return &Conn{Conn: nc, Peer: peer, Born: time.Now()}
 }
 
+// WakeInOrder makes the connection's waits for the backend's bytes go
+// through fifopoll, which wakes waiters in the order their bytes came
+// (Go's poller reverses each batch); a connection that is not a plain
+// socket keeps Go's. Only for connections their owner closes with Close:
+// a wait ends at a timeout, Interrupt or the backend's bytes, not at a
+// close from elsewhere.
+func (c *Conn) WakeInOrder() {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	fd := -1
+	rc.Control(func(f uintptr) { fd = int(f) })
+	if fd < 0 {
+		return
+	}
+	if w, err := fifopoll.Register(fd); err == nil {
+		c.fw, c.fd = w, fd
+	}
+}
+
+// Close closes the connection, leaving fifopoll.
+func (c *Conn) Close() error {
+	if c.fw != nil {
+		c.fw.Forget()
+	}
+	return c.Conn.Close()
+}
+
+// readSome reads into p within timeout (none: 0), through fifopoll when
+// the connection is there: a raw read, and a wait when it finds nothing.
+func (c *Conn) readSome(p []byte, timeout time.Duration) (int, error) {
+	if c.fw == nil {
+		if timeout > 0 {
+			c.SetReadDeadline(time.Now().Add(timeout))
+		}
+		if c.stopped.Load() {
+			return 0, os.ErrDeadlineExceeded // Interrupt's deadline may have been moved
+		}
+		return c.Conn.Read(p)
+	}
+	var deadline int64
+	for {
+		if c.stopped.Load() {
+			return 0, os.ErrDeadlineExceeded
+		}
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		switch {
+		case e == 0 && r == 0 && len(p) > 0:
+			return 0, io.EOF
+		case e == 0:
+			return int(r), nil
+		case e == syscall.EINTR:
+			continue
+		case e != syscall.EAGAIN:
+			return 0, e
+		}
+		if deadline == 0 && timeout > 0 {
+			deadline = fifopoll.After(timeout)
+		}
+		if err := c.fw.Wait(deadline); err != nil {
+			return 0, os.ErrDeadlineExceeded // the timeout, or Interrupt's poke
+		}
+	}
+}
+
 // read reads more into the buffer, within timeout.
 func (c *Conn) read(timeout time.Duration) error {
-	if timeout > 0 {
-		c.SetReadDeadline(time.Now().Add(timeout))
-	}
-	if c.stopped.Load() {
-		return readError(os.ErrDeadlineExceeded) // Interrupt's deadline may have been moved
-	}
-	m, err := c.Conn.Read(c.buf[c.n:])
+	m, err := c.readSome(c.buf[c.n:], timeout)
 	c.n += m
 	c.Received += int64(m)
 	if m > 0 {
@@ -159,15 +230,16 @@ func (c *Conn) read(timeout time.Duration) error {
 
 // SendAndWait writes the request and waits, within timeout, until the
 // answer's first bytes can be read: one system call less than a write
-// followed by a read that finds nothing yet. Go's poller forgets what
-// it saw before the raw read begins; the write comes after, and
-// whatever the backend does next (answers, or resets a kept connection
-// it had closed) is a new event, so no wake-up is lost. It reports
-// whether it wrote all of p (a full socket buffer, or a connection that
-// is not a plain socket, leaves it to the caller), a write's error, and
-// the wait's. Reads after it find the answer.
+// followed by a read that finds nothing yet. It reports whether it
+// wrote all of p (a full socket buffer, or a connection that is not a
+// plain socket, leaves it to the caller), a write's error, and the
+// wait's. Reads after it find the answer (or, rarely, nothing yet, and
+// wait again).
 func (c *Conn) SendAndWait(p []byte, timeout time.Duration) (sent bool, werr, rerr error) {
 	c.partial = 0
+	if c.fw != nil {
+		return c.sendAndWaitInOrder(p, timeout)
+	}
 	sc, ok := c.Conn.(syscall.Conn)
 	if !ok {
 		return false, nil, nil
@@ -179,28 +251,18 @@ func (c *Conn) SendAndWait(p []byte, timeout time.Duration) (sent bool, werr, re
 	if timeout > 0 {
 		c.SetReadDeadline(time.Now().Add(timeout))
 	}
+	// Go's poller forgets what it saw before the raw read begins; the
+	// write comes after, and whatever the backend does next (answers, or
+	// resets a kept connection it had closed) is a new event, so no
+	// wake-up is lost.
 	n, tried := 0, false
 	rerr = rc.Read(func(fd uintptr) bool {
 		if tried {
 			return true // readable: the answer, or the peer's close
 		}
 		tried = true
-		for n < len(p) {
-			m, e := syscall.Write(int(fd), p[n:])
-			if m > 0 {
-				n += m
-			}
-			switch {
-			case e == syscall.EINTR:
-				continue
-			case e == syscall.EAGAIN:
-				return true // the rest goes the ordinary way
-			case e != nil:
-				werr = e
-				return true
-			}
-		}
-		return false // all sent: wait for the answer
+		n, werr = writeRaw(fd, p)
+		return werr != nil || n < len(p) // all sent: wait for the answer
 	})
 	if werr != nil {
 		return false, werr, nil
@@ -214,6 +276,47 @@ func (c *Conn) SendAndWait(p []byte, timeout time.Duration) (sent bool, werr, re
 		return true, nil, readError(rerr)
 	}
 	return true, nil, nil
+}
+
+// sendAndWaitInOrder is SendAndWait through fifopoll: the socket is in
+// its edge-triggered set, so the answer arriving after the write is an
+// event even if nothing waits yet.
+func (c *Conn) sendAndWaitInOrder(p []byte, timeout time.Duration) (sent bool, werr, rerr error) {
+	n, werr := writeRaw(uintptr(c.fd), p)
+	if werr != nil {
+		return false, werr, nil
+	}
+	if n < len(p) {
+		c.partial = n
+		return false, nil, nil
+	}
+	var deadline int64
+	if timeout > 0 {
+		deadline = fifopoll.After(timeout)
+	}
+	if err := c.fw.Wait(deadline); err != nil {
+		return true, nil, readError(os.ErrDeadlineExceeded)
+	}
+	return true, nil, nil
+}
+
+// writeRaw writes p to a non-blocking socket until it is all written or
+// the socket is full (EAGAIN, not an error).
+func writeRaw(fd uintptr, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
+		switch e {
+		case 0:
+			n += int(r)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return n, nil
+		default:
+			return n, e
+		}
+	}
+	return n, nil
 }
 
 // Partial is how much of the request SendAndWait wrote when it did not
@@ -461,6 +564,9 @@ func (b *Body) Interrupt() {
 	// set sees it.
 	b.c.stopped.Store(true)
 	b.c.SetReadDeadline(time.Now())
+	if b.c.fw != nil {
+		b.c.fw.Poke()
+	}
 }
 
 // Done says the body was read whole.
@@ -544,13 +650,7 @@ func (b *Body) raw(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if b.timeout > 0 {
-		c.SetReadDeadline(time.Now().Add(b.timeout))
-	}
-	if c.stopped.Load() {
-		return 0, readError(os.ErrDeadlineExceeded)
-	}
-	n, err := c.Conn.Read(p)
+	n, err := c.readSome(p, b.timeout)
 	c.Received += int64(n)
 	if n > 0 {
 		return n, nil

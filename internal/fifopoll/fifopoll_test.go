@@ -1,0 +1,195 @@
+package fifopoll
+
+import (
+	"errors"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// pair is a connected non-blocking socket pair: a is waited on, b written.
+func pair(t *testing.T) (a, b int) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fds[0]); syscall.Close(fds[1]) })
+	return fds[0], fds[1]
+}
+
+func register(t *testing.T, fd int) *Waiter {
+	t.Helper()
+	w, err := Register(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Forget)
+	return w
+}
+
+func TestWaitWakesOnBytes(t *testing.T) {
+	a, b := pair(t)
+	w := register(t, a)
+	done := make(chan error, 1)
+	go func() { done <- w.Wait(After(10 * time.Second)) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned %v before any byte", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	syscall.Write(b, []byte("x"))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Wait: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return after a byte came")
+	}
+}
+
+// Bytes that come before the Wait (after the registration) are an
+// event too: edge-triggered, nothing may be lost between a read that
+// found nothing and the wait.
+func TestWaitSeesEarlierEvent(t *testing.T) {
+	a, b := pair(t)
+	w := register(t, a)
+	syscall.Write(b, []byte("x"))
+	time.Sleep(20 * time.Millisecond) // the loop has seen it
+	if err := w.Wait(After(time.Second)); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+}
+
+func TestWaitTimesOut(t *testing.T) {
+	a, _ := pair(t)
+	w := register(t, a)
+	start := time.Now()
+	err := w.Wait(After(100 * time.Millisecond))
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Wait: %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("timed out after %v, want 100ms", d)
+	}
+	// The timer armed for an earlier deadline moves to a later one.
+	start = time.Now()
+	if err := w.Wait(After(50 * time.Millisecond)); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("second Wait: %v", err)
+	}
+	start = time.Now()
+	w.mu.Lock()
+	w.armed = Now() + int64(20*time.Millisecond) // as if armed by an earlier Wait
+	w.timer.Reset(20 * time.Millisecond)
+	w.mu.Unlock()
+	if err := w.Wait(After(150 * time.Millisecond)); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("third Wait: %v", err)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("timed out after %v: the earlier timer ended a later deadline", d)
+	}
+}
+
+func TestPoke(t *testing.T) {
+	a, b := pair(t)
+	w := register(t, a)
+	done := make(chan error, 1)
+	go func() { done <- w.Wait(0) }()
+	time.Sleep(20 * time.Millisecond)
+	w.Poke()
+	if err := <-done; !errors.Is(err, ErrPoked) {
+		t.Fatalf("Wait: %v, want ErrPoked", err)
+	}
+	// A Poke before the Wait ends it at once; Unpoke takes one back.
+	w.Poke()
+	if err := w.Wait(0); !errors.Is(err, ErrPoked) {
+		t.Fatalf("Wait after Poke: %v", err)
+	}
+	w.Poke()
+	w.Unpoke()
+	syscall.Write(b, []byte("x"))
+	if err := w.Wait(After(time.Second)); err != nil {
+		t.Fatalf("Wait after Unpoke: %v", err)
+	}
+}
+
+// A descriptor closed and reused by a new socket: the old Waiter hears
+// nothing of the new socket, the new one does.
+func TestReusedDescriptor(t *testing.T) {
+	a, b := pair(t)
+	old := register(t, a)
+	syscall.Close(a)
+	syscall.Close(b)
+	a2, b2 := pair(t)
+	if a2 != a {
+		t.Skipf("descriptor %d not reused (got %d)", a, a2)
+	}
+	w := register(t, a2)
+	syscall.Write(b2, []byte("x"))
+	if err := w.Wait(After(time.Second)); err != nil {
+		t.Fatalf("new Waiter: %v", err)
+	}
+	if err := old.Wait(After(50 * time.Millisecond)); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("old Waiter: %v, want ErrTimeout", err)
+	}
+}
+
+// The point of the package: sockets that became readable in one order
+// are served in that order. Go's poller would wake the last first and
+// the first last; here the order holds, but for one goroutine the
+// scheduler may run ahead (the last one woken takes the runnext slot).
+func TestWakeOrder(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector randomizes the scheduler's order")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const n = 12
+	var ws [n]*Waiter
+	var bs [n]int
+	for i := range ws {
+		a, b := pair(t)
+		ws[i], bs[i] = register(t, a), b
+	}
+	order := make(chan int, n)
+	ready := make(chan struct{}, n)
+	for i := range ws {
+		go func() {
+			ready <- struct{}{}
+			if err := ws[i].Wait(After(10 * time.Second)); err != nil {
+				t.Error(err)
+			}
+			order <- i
+		}()
+	}
+	for range n {
+		<-ready
+	}
+	time.Sleep(50 * time.Millisecond) // every goroutine waits
+	for _, b := range bs {
+		syscall.Write(b, []byte("x"))
+	}
+	var got []int
+	for range n {
+		got = append(got, <-order)
+	}
+	// Increasing once at most one element is left out.
+	for skip := -1; skip < n; skip++ {
+		last, ok := -1, true
+		for k, i := range got {
+			if k == skip {
+				continue
+			}
+			if i < last {
+				ok = false
+				break
+			}
+			last = i
+		}
+		if ok {
+			return
+		}
+	}
+	t.Fatalf("woken in order %v, want 0..%d (one may run ahead)", got, n-1)
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package fifopoll
+
+const raceEnabled = false

@@ -1,0 +1,6 @@
+//go:build race
+
+package fifopoll
+
+// The race detector randomizes the scheduler's order.
+const raceEnabled = true
