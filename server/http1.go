@@ -80,10 +80,12 @@ type conn struct {
 	bodyChunked bool
 	chunk       chunked.Decoder
 
-	readDeadline, writeDeadline time.Time
+	// readDeadline and writeDeadline are the deadlines set, on
+	// fifopoll's clock (0: to be set).
+	readDeadline, writeDeadline int64
 
 	// idleSince is when the connection began waiting in its goroutine
-	// (Unix nanoseconds; 0 while busy). idleMu guards its clearing and
+	// (fifopoll's clock; 0 while busy). idleMu guards its clearing and
 	// poked (the sweeper ended that wait to park it), so that no poke
 	// comes after the wait ended.
 	idleSince atomic.Int64
@@ -138,7 +140,7 @@ func (p *Process) serveConn(pt *port, nc net.Conn) {
 
 // resume serves a parked connection whose next request is arriving.
 func (c *conn) resume() {
-	c.readDeadline = time.Time{} // the sweeper moved it
+	c.readDeadline = 0 // the sweeper moved it
 	c.setReadDeadline(c.l.headerTimeout)
 	c.run()
 }
@@ -208,9 +210,9 @@ const (
 func (c *conn) waitIdle() int {
 	c.releaseBuffers()
 	timeout := c.rq.loc.Keepalive.Value.Timeout
-	now := time.Now()
+	now := fifopoll.Now() // its reads of the clock are the cheap one
 	c.setReadDeadline(timeout)
-	c.idleSince.Store(now.UnixNano())
+	c.idleSince.Store(now)
 	if c.ending() {
 		// After idleSince, so that a shutdown either sees the
 		// connection idle (and pokes it) or is seen here.
@@ -227,12 +229,12 @@ func (c *conn) waitIdle() int {
 		if c.fw != nil {
 			c.fw.Unpoke() // if it came as the wait ended for bytes
 		}
-		c.readDeadline = time.Time{} // in the past: set it again
+		c.readDeadline = 0 // in the past: set it again
 		if c.ending() {
 			return idleClosed
 		}
 		if err != nil {
-			c.expires = now.Add(timeout)
+			c.expires = time.Now().Add(timeout - time.Duration(fifopoll.Now()-now))
 			c.rq = request{} // a parked connection keeps no request
 			if c.proc.idle.park(c) {
 				return idleParked
@@ -257,12 +259,12 @@ func (c *conn) awaitBytes(timeout time.Duration) error {
 		c.peeked = false
 		return c.rc.Read(c.peek)
 	}
+	c.fw.Clear()
 	if peek(uintptr(c.fd)) {
 		return nil
 	}
-	// An event, taken for bytes without looking again: if it was an
-	// earlier one's (the socket is edge-triggered), the read that
-	// follows waits in Go's poller.
+	// The event that ends the wait is one after the peek: bytes (or the
+	// client's close), without another look.
 	return c.fw.Wait(fifopoll.After(timeout))
 }
 
@@ -300,14 +302,15 @@ func (c *conn) setWriteDeadline(d time.Duration) {
 
 // moveDeadline sets a deadline d from now, unless the one set (*at) is
 // at most a second older: a new deadline for every request would cost a
-// timer update each.
-func moveDeadline(at *time.Time, d time.Duration, set func(time.Time) error) {
-	t := time.Now().Add(d)
-	if late := t.Sub(*at); late >= 0 && late < time.Second {
+// timer update each. The comparison is on fifopoll's clock, which costs
+// less to read than the wall clock a deadline is given in.
+func moveDeadline(at *int64, d time.Duration, set func(time.Time) error) {
+	t := fifopoll.Now() + int64(d)
+	if late := t - *at; *at != 0 && late >= 0 && late < int64(time.Second) {
 		return
 	}
 	*at = t
-	set(t)
+	set(time.Now().Add(d))
 }
 
 // fill reads more bytes into the read buffer, growing it up to limit

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"edge/internal/fifopoll"
 )
 
 // Idle keep-alive connections without a goroutine. A connection waits
@@ -163,7 +165,7 @@ func (p *idler) sweep(proc *Process) {
 			return
 		case now := <-tick.C:
 			for _, pt := range proc.openPorts() {
-				pt.pokeIdle(now)
+				pt.pokeIdle()
 			}
 			p.mu.Lock()
 			var expired []int32
@@ -184,10 +186,10 @@ func (p *idler) sweep(proc *Process) {
 
 // pokeIdle ends the wait of the port's connections idle past idleGrace
 // in their goroutine.
-func (pt *port) pokeIdle(now time.Time) {
+func (pt *port) pokeIdle() {
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	limit := now.Add(-idleGrace).UnixNano()
+	limit := fifopoll.Now() - int64(idleGrace)
 	for c := range pt.conns {
 		if since := c.idleSince.Load(); since != 0 && since <= limit {
 			c.poke()

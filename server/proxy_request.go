@@ -461,7 +461,7 @@ func (rq *request) proxyTries(w *response, pr *proxyRun) int {
 	if n := int(p.NextUpstreamTries.Value); n > 0 && try.Tries > n {
 		try.Tries = n
 	}
-	start := time.Now()
+	var start time.Time // the first try's
 	for {
 		peer := rq.pick(g, try)
 		if peer == nil {
@@ -470,6 +470,9 @@ func (rq *request) proxyTries(w *response, pr *proxyRun) int {
 			return rq.proxyFail(http.StatusBadGateway)
 		}
 		t := upstreamTry{addr: peer.Name, start: time.Now(), connect: -1, header: -1, response: -1}
+		if start.IsZero() {
+			start = t.start
+		}
 		pr.peer = peer.Name
 		uc, ft, err := rq.exchange(pr, g, peer.Name, head, &t)
 		var bodyErr *clientBodyError

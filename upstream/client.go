@@ -119,7 +119,7 @@ type Conn struct {
 	// Reused says it came from the keep-alive pool: a backend may have
 	// closed it just as the request went out.
 	Reused bool
-	since  time.Time // in the pool since
+	since  int64 // in the pool since (fifopoll's clock)
 	// partial is what SendAndWait wrote of a request it did not finish.
 	partial int
 	// stopped is Interrupt's: reads fail from then on.
@@ -194,6 +194,7 @@ func (c *Conn) readSome(p []byte, timeout time.Duration) (int, error) {
 		if c.stopped.Load() {
 			return 0, os.ErrDeadlineExceeded
 		}
+		c.fw.Clear()
 		r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(c.fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
 		switch {
 		case e == 0 && r == 0 && len(p) > 0:
@@ -280,8 +281,10 @@ func (c *Conn) SendAndWait(p []byte, timeout time.Duration) (sent bool, werr, re
 
 // sendAndWaitInOrder is SendAndWait through fifopoll: the socket is in
 // its edge-triggered set, so the answer arriving after the write is an
-// event even if nothing waits yet.
+// event even if nothing waits yet, and the wait ends only for it (or for
+// the backend's close).
 func (c *Conn) sendAndWaitInOrder(p []byte, timeout time.Duration) (sent bool, werr, rerr error) {
+	c.fw.Clear() // what came before the request is not its answer
 	n, werr := writeRaw(uintptr(c.fd), p)
 	if werr != nil {
 		return false, werr, nil

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"edge/internal/fifopoll"
 )
 
 // Pool is an upstream's cache of idle keep-alive connections, as
@@ -32,9 +34,9 @@ type Pool struct {
 func (p *Pool) Get(peer string) *Conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := time.Now()
+	now := fifopoll.Now()
 	// The oldest expire first: they are at the front.
-	for len(p.idle) > 0 && p.Timeout > 0 && now.Sub(p.idle[0].since) > p.Timeout {
+	for len(p.idle) > 0 && p.Timeout > 0 && now-p.idle[0].since > int64(p.Timeout) {
 		p.idle[0].Close()
 		p.remove(0)
 	}
@@ -48,7 +50,7 @@ func (p *Pool) Get(peer string) *Conn {
 		// less than a second is taken as it is, and a backend that
 		// closed it meanwhile costs a retry (the proxy's, as nginx's),
 		// not a failure.
-		if now.Sub(c.since) >= time.Second && closedByPeer(c.Conn) {
+		if now-c.since >= int64(time.Second) && closedByPeer(c.Conn) {
 			c.Close()
 			continue
 		}
@@ -73,7 +75,7 @@ func (p *Pool) Put(c *Conn) {
 		c.Close()
 		return
 	}
-	c.since = time.Now()
+	c.since = fifopoll.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.idle = append(p.idle, c)

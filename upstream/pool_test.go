@@ -4,6 +4,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"edge/internal/fifopoll"
 )
 
 // server accepts connections and keeps them, closing them when told.
@@ -105,7 +107,7 @@ func TestPoolLooks(t *testing.T) {
 	p.Put(closed)
 	peer.Close()
 	time.Sleep(50 * time.Millisecond)
-	closed.since = time.Now().Add(-time.Second)
+	closed.since = fifopoll.Now() - int64(time.Second)
 	if got := p.Get(s.ln.Addr().String()); got != nil {
 		t.Errorf("a connection the peer closed was reused")
 	}
@@ -118,7 +120,7 @@ func TestPoolLooks(t *testing.T) {
 	}
 	open, _ := s.dial(t)
 	p.Put(open)
-	open.since = time.Now().Add(-time.Second)
+	open.since = fifopoll.Now() - int64(time.Second)
 	if got := p.Get(s.ln.Addr().String()); got != open {
 		t.Errorf("an open connection was not reused after a look")
 	}

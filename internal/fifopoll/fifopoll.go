@@ -13,10 +13,12 @@
 // set of its own, nested in Go's (so that it parks like any goroutine),
 // and wakes the waiters in the kernel's order.
 //
-// A Waiter is a socket's place in the set: edge-triggered, so a Wait
-// may also return for bytes already read since (the caller reads again
-// and waits again). The socket stays in Go's poller too, which still
-// serves its writes, deadlines and every other read.
+// A Waiter is a socket's place in the set, edge-triggered: its user
+// calls Clear, then looks at the socket (a read, a peek, or a write
+// whose answer it awaits), and Waits only if it found nothing: an event
+// after the Clear is a token the Wait takes, one before it was seen by
+// the look. The socket stays in Go's poller too, which still serves its
+// writes, deadlines and every other read.
 package fifopoll
 
 import (
@@ -131,6 +133,7 @@ func (w *Waiter) Wait(deadline int64) error {
 	w.mu.Lock()
 	if w.poked {
 		w.poked = false
+		w.Clear()
 		w.mu.Unlock()
 		return ErrPoked
 	}
@@ -160,16 +163,22 @@ func (w *Waiter) Wait(deadline int64) error {
 func (w *Waiter) Poke() {
 	w.mu.Lock()
 	w.poked = true
+	w.signal() // under mu: a Wait that sees poked finds its token
 	w.mu.Unlock()
-	w.signal()
 }
 
 // Unpoke takes back a Poke that came after the wait it was for had
-// ended (and the token of any event: the caller looks before it waits).
+// ended.
 func (w *Waiter) Unpoke() {
 	w.mu.Lock()
 	w.poked = false
+	w.Clear()
 	w.mu.Unlock()
+}
+
+// Clear forgets the events so far (not a Poke): the caller looks at the
+// socket next, and Waits if it finds nothing.
+func (w *Waiter) Clear() {
 	select {
 	case <-w.ch:
 	default:
@@ -200,8 +209,8 @@ func (w *Waiter) fire() {
 		return
 	}
 	w.expired = d
-	w.mu.Unlock()
 	w.signal()
+	w.mu.Unlock()
 }
 
 func (s *set) start() {

@@ -193,3 +193,30 @@ func TestWakeOrder(t *testing.T) {
 	}
 	t.Fatalf("woken in order %v, want 0..%d (one may run ahead)", got, n-1)
 }
+
+// An event whose bytes were read before the look is not taken for a new
+// one: Clear, then the look, then the Wait, which ends only for bytes
+// that come after.
+func TestClearForgetsEarlierEvents(t *testing.T) {
+	a, b := pair(t)
+	w := register(t, a)
+	syscall.Write(b, []byte("x"))
+	time.Sleep(20 * time.Millisecond) // the loop has seen it
+	var buf [8]byte
+	syscall.Read(a, buf[:])
+	w.Clear()
+	if _, err := syscall.Read(a, buf[:]); err != syscall.EAGAIN {
+		t.Fatalf("read: %v, want EAGAIN", err)
+	}
+	if err := w.Wait(After(50 * time.Millisecond)); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Wait after Clear: %v, want ErrTimeout", err)
+	}
+	// A Poke ended the Wait it came before: it leaves nothing behind.
+	w.Poke()
+	if err := w.Wait(0); !errors.Is(err, ErrPoked) {
+		t.Fatalf("Wait after Poke: %v", err)
+	}
+	if err := w.Wait(After(50 * time.Millisecond)); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Wait after the poked one: %v, want ErrTimeout", err)
+	}
+}
