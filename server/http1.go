@@ -252,13 +252,14 @@ func (c *conn) waitIdle() int {
 // awaitBytes waits for the next request's first bytes, or the client's
 // close, for timeout; a poke ends it with an error.
 func (c *conn) awaitBytes(timeout time.Duration) error {
-	if c.fw == nil {
+	if c.fw == nil || !fifopoll.Begin() {
 		if c.peek == nil {
 			c.peek = c.peekReadable // made once: a closure per wait allocates
 		}
 		c.peeked = false
 		return c.rc.Read(c.peek)
 	}
+	defer fifopoll.End()
 	c.fw.Clear()
 	if peek(uintptr(c.fd)) {
 		return nil

@@ -198,16 +198,15 @@ func (pt *port) pokeIdle() {
 }
 
 // poke ends the wait of a connection idle in its goroutine, if it is:
-// in fifopoll, or by a read deadline in the past.
+// in fifopoll, or in Go's poller by a read deadline in the past.
 func (c *conn) poke() {
 	c.idleMu.Lock()
 	if c.idleSince.Load() != 0 && !c.poked {
 		c.poked = true
 		if c.fw != nil {
 			c.fw.Poke()
-		} else {
-			c.nc.SetReadDeadline(time.Unix(1, 0))
 		}
+		c.nc.SetReadDeadline(time.Unix(1, 0))
 	}
 	c.idleMu.Unlock()
 }

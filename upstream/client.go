@@ -180,7 +180,7 @@ func (c *Conn) Close() error {
 // readSome reads into p within timeout (none: 0), through fifopoll when
 // the connection is there: a raw read, and a wait when it finds nothing.
 func (c *Conn) readSome(p []byte, timeout time.Duration) (int, error) {
-	if c.fw == nil {
+	if c.fw == nil || !fifopoll.Begin() {
 		if timeout > 0 {
 			c.SetReadDeadline(time.Now().Add(timeout))
 		}
@@ -189,6 +189,7 @@ func (c *Conn) readSome(p []byte, timeout time.Duration) (int, error) {
 		}
 		return c.Conn.Read(p)
 	}
+	defer fifopoll.End()
 	var deadline int64
 	for {
 		if c.stopped.Load() {
@@ -238,7 +239,8 @@ func (c *Conn) read(timeout time.Duration) error {
 // wait again).
 func (c *Conn) SendAndWait(p []byte, timeout time.Duration) (sent bool, werr, rerr error) {
 	c.partial = 0
-	if c.fw != nil {
+	if c.fw != nil && fifopoll.Begin() {
+		defer fifopoll.End()
 		return c.sendAndWaitInOrder(p, timeout)
 	}
 	sc, ok := c.Conn.(syscall.Conn)

@@ -13,6 +13,14 @@
 // set of its own, nested in Go's (so that it parks like any goroutine),
 // and wakes the waiters in the kernel's order.
 //
+// The nesting costs a goroutine switch and a system call per batch: on
+// a process that is not saturated, batches are of one or two events,
+// their order does not matter, and that cost would be a tenth of a
+// proxied request's. So the set serves waits only while its batches
+// are large (on average at least onAtLeast events over a window); below,
+// Begin sends callers to Go's poller, and the set looks again, for one
+// window, every probeEvery.
+//
 // A Waiter is a socket's place in the set, edge-triggered: its user
 // calls Clear, then looks at the socket (a read, a peek, or a write
 // whose answer it awaits), and Waits only if it found nothing: an event
@@ -25,6 +33,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -68,7 +77,18 @@ type set struct {
 	gen     int32
 	err     error
 	file    *os.File // the set's descriptor: kept, or its finalizer closes it
+
+	// on says waits go through the set; waiting counts the callers
+	// between Begin and End, whom the loop serves even when off.
+	on      atomic.Bool
+	waiting atomic.Int64
 }
+
+const (
+	onAtLeast  = 2 // events per batch, on average over a window
+	window     = 100 * time.Millisecond
+	probeEvery = time.Second
+)
 
 var (
 	once   sync.Once
@@ -81,6 +101,24 @@ func Now() int64 { return int64(time.Since(epoch)) }
 
 // After is the deadline d from now.
 func After(d time.Duration) int64 { return Now() + int64(d) }
+
+// Begin says whether the caller's next wait goes through the set: if
+// so, it calls Clear, looks at its socket, Waits if it found nothing,
+// and then End. If not, it waits in Go's poller.
+func Begin() bool {
+	s := &theSet
+	// The count first: the loop, once off, reads it after on, so that it
+	// serves every caller that saw on.
+	s.waiting.Add(1)
+	if s.on.Load() {
+		return true
+	}
+	s.waiting.Add(-1)
+	return false
+}
+
+// End ends what Begin began.
+func End() { theSet.waiting.Add(-1) }
 
 // Register adds a socket (non-blocking, in Go's poller) to the set. The
 // socket leaves the set when it is closed; Forget drops the Waiter.
@@ -236,31 +274,58 @@ func (s *set) start() {
 	go s.loop(rc)
 }
 
-// loop wakes the waiters of each batch of events in the kernel's order.
-// It runs for the life of the process.
+// loop wakes the waiters of each batch of events in the kernel's order,
+// while batches are large enough. It runs for the life of the process.
 func (s *set) loop(rc syscall.RawConn) {
 	events := make([]syscall.EpollEvent, 256)
-	for {
-		err := rc.Read(func(fd uintptr) bool {
-			for {
-				r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd,
-					uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
-				n := int(r)
-				if e == syscall.EINTR {
-					continue
-				}
-				if e != 0 || n == 0 {
-					return false // nothing yet: wait for Go's poller
-				}
-				s.wake(events[:n])
-				if n < len(events) {
-					return false
-				}
+	var batches, total int
+	var start int64
+	serve := func(fd uintptr) bool {
+		for {
+			if !s.on.Load() && s.waiting.Load() == 0 {
+				return true // off, and nobody waits: events stay queued
 			}
-		})
-		if err != nil {
-			return // never, unless the set was closed
+			r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd,
+				uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+			n := int(r)
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != 0 || n == 0 {
+				return false // nothing yet: wait for Go's poller
+			}
+			s.wake(events[:n])
+			batches++
+			total += n
+			if now := Now(); now-start >= int64(window) {
+				if total < onAtLeast*batches && s.on.Load() {
+					s.on.Store(false)
+					return true
+				}
+				batches, total, start = 0, 0, now
+			}
+			if n < len(events) {
+				return false
+			}
 		}
+	}
+	for {
+		batches, total, start = 0, 0, Now()
+		s.on.Store(true)
+		for {
+			err := rc.Read(serve)
+			if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				return // never, unless the set was closed
+			}
+			if s.waiting.Load() == 0 {
+				break
+			}
+			// Off, but some who began before wait still: serve them, and
+			// look again after a window if no event comes.
+			s.file.SetReadDeadline(time.Now().Add(window))
+		}
+		s.file.SetReadDeadline(time.Time{})
+		time.Sleep(probeEvery)
 	}
 }
 

@@ -19,6 +19,21 @@ func pair(t *testing.T) (a, b int) {
 	return fds[0], fds[1]
 }
 
+// begin is Begin for a test: it waits for the set to be on (a probe
+// comes within probeEvery), and Ends when the test does.
+func begin(t *testing.T) {
+	t.Helper()
+	once.Do(theSet.start)
+	limit := time.Now().Add(probeEvery + 2*time.Second)
+	for !Begin() {
+		if time.Now().After(limit) {
+			t.Fatal("the set stays off")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Cleanup(End)
+}
+
 func register(t *testing.T, fd int) *Waiter {
 	t.Helper()
 	w, err := Register(fd)
@@ -30,6 +45,7 @@ func register(t *testing.T, fd int) *Waiter {
 }
 
 func TestWaitWakesOnBytes(t *testing.T) {
+	begin(t)
 	a, b := pair(t)
 	w := register(t, a)
 	done := make(chan error, 1)
@@ -54,6 +70,7 @@ func TestWaitWakesOnBytes(t *testing.T) {
 // event too: edge-triggered, nothing may be lost between a read that
 // found nothing and the wait.
 func TestWaitSeesEarlierEvent(t *testing.T) {
+	begin(t)
 	a, b := pair(t)
 	w := register(t, a)
 	syscall.Write(b, []byte("x"))
@@ -64,6 +81,7 @@ func TestWaitSeesEarlierEvent(t *testing.T) {
 }
 
 func TestWaitTimesOut(t *testing.T) {
+	begin(t)
 	a, _ := pair(t)
 	w := register(t, a)
 	start := time.Now()
@@ -93,6 +111,7 @@ func TestWaitTimesOut(t *testing.T) {
 }
 
 func TestPoke(t *testing.T) {
+	begin(t)
 	a, b := pair(t)
 	w := register(t, a)
 	done := make(chan error, 1)
@@ -118,6 +137,7 @@ func TestPoke(t *testing.T) {
 // A descriptor closed and reused by a new socket: the old Waiter hears
 // nothing of the new socket, the new one does.
 func TestReusedDescriptor(t *testing.T) {
+	begin(t)
 	a, b := pair(t)
 	old := register(t, a)
 	syscall.Close(a)
@@ -166,6 +186,7 @@ func TestWakeOrder(t *testing.T) {
 	for range n {
 		<-ready
 	}
+	begin(t)
 	time.Sleep(50 * time.Millisecond) // every goroutine waits
 	for _, b := range bs {
 		syscall.Write(b, []byte("x"))
@@ -198,6 +219,7 @@ func TestWakeOrder(t *testing.T) {
 // one: Clear, then the look, then the Wait, which ends only for bytes
 // that come after.
 func TestClearForgetsEarlierEvents(t *testing.T) {
+	begin(t)
 	a, b := pair(t)
 	w := register(t, a)
 	syscall.Write(b, []byte("x"))
@@ -218,5 +240,73 @@ func TestClearForgetsEarlierEvents(t *testing.T) {
 	}
 	if err := w.Wait(After(50 * time.Millisecond)); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("Wait after the poked one: %v, want ErrTimeout", err)
+	}
+}
+
+// Batches of one event (a server far from saturated) switch the set off:
+// Begin sends callers to Go's poller; a probe turns it on again.
+func TestOffWhileBatchesAreSmall(t *testing.T) {
+	a, b := pair(t)
+	w := register(t, a)
+	begin(t)
+	End() // the cleanup's End balances this test's own Begin below
+	off := false
+	var buf [8]byte
+	limit := time.Now().Add(3 * window)
+	for !off && time.Now().Before(limit) {
+		if !Begin() {
+			off = true
+			break
+		}
+		w.Clear()
+		syscall.Write(b, []byte("x"))
+		if err := w.Wait(After(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		syscall.Read(a, buf[:])
+		End()
+		time.Sleep(2 * time.Millisecond)
+	}
+	Begin() // for the cleanup's End
+	if !off {
+		t.Fatalf("still on after %v of one-event batches", 3*window)
+	}
+	limit = time.Now().Add(probeEvery + 2*time.Second)
+	for !Begin() {
+		if time.Now().After(limit) {
+			t.Fatal("no probe turned the set on again")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	End()
+}
+
+// A caller that began while the set was on is served after it goes off.
+func TestServedWhileOff(t *testing.T) {
+	a, b := pair(t)
+	w := register(t, a)
+	c, d := pair(t)
+	other := register(t, c)
+	begin(t) // w's, across the switch
+	var buf [8]byte
+	limit := time.Now().Add(3 * window)
+	for Begin() {
+		if time.Now().After(limit) {
+			End()
+			t.Fatalf("still on after %v of one-event batches", 3*window)
+		}
+		other.Clear()
+		syscall.Write(d, []byte("x"))
+		if err := other.Wait(After(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		syscall.Read(c, buf[:])
+		End()
+		time.Sleep(2 * time.Millisecond)
+	}
+	w.Clear()
+	syscall.Write(b, []byte("x"))
+	if err := w.Wait(After(2 * time.Second)); err != nil {
+		t.Fatalf("Wait while off: %v", err)
 	}
 }
