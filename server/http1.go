@@ -96,6 +96,9 @@ type conn struct {
 	// peek is peekReadable as a func value; peeked its state.
 	peek   func(fd uintptr) bool
 	peeked bool
+	// ended is how the client's side ended, as awaitBytes read it: fill
+	// reports it.
+	ended error
 	// fw, with the descriptor fd, is the connection's place in fifopoll,
 	// where it waits for its next request; nil when it could not join
 	// (it waits in Go's poller).
@@ -250,7 +253,12 @@ func (c *conn) waitIdle() int {
 }
 
 // awaitBytes waits for the next request's first bytes, or the client's
-// close, for timeout; a poke ends it with an error.
+// close, for timeout; a poke ends it with an error. Through fifopoll it
+// reads them too, without a look first: the socket is edge-triggered,
+// so bytes that came since the last read left an event, and an event
+// whose bytes were read already finds nothing and is waited past. What
+// the read found (bytes, or the end and its error, kept for fill to
+// report) is the connection's.
 func (c *conn) awaitBytes(timeout time.Duration) error {
 	if c.fw == nil || !fifopoll.Begin() {
 		if c.peek == nil {
@@ -260,31 +268,43 @@ func (c *conn) awaitBytes(timeout time.Duration) error {
 		return c.rc.Read(c.peek)
 	}
 	defer fifopoll.End()
-	c.fw.Clear()
-	if peek(uintptr(c.fd)) {
+	deadline := fifopoll.After(timeout)
+	for {
+		if err := c.fw.Wait(deadline); err != nil {
+			return err
+		}
+		if c.bufp == nil {
+			c.bufp = readBufs.Get().(*[]byte)
+			c.buf, c.r, c.n = *c.bufp, 0, 0
+		}
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(c.fd), uintptr(unsafe.Pointer(&c.buf[c.n])), uintptr(len(c.buf)-c.n))
+		switch {
+		case e == syscall.EAGAIN || e == syscall.EINTR:
+			c.releaseBuffers()
+			continue
+		case e != 0:
+			c.ended = e
+		case r == 0:
+			c.ended = io.EOF
+		default:
+			c.n += int(r)
+		}
 		return nil
 	}
-	// The event that ends the wait is one after the peek: bytes (or the
-	// client's close), without another look.
-	return c.fw.Wait(fifopoll.After(timeout))
 }
 
-// peek says whether a socket has bytes to read (or its peer closed).
-func peek(fd uintptr) bool {
-	var one [1]byte
-	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&one[0])), 1,
-		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-	return e != syscall.EAGAIN
-}
-
-// peekReadable is waitIdle's look at the socket: the first call peeks
-// without waiting, a later one means the poller saw it readable.
+// peekReadable is waitIdle's look at the socket in Go's poller: the
+// first call peeks without waiting, a later one means the poller saw it
+// readable.
 func (c *conn) peekReadable(fd uintptr) bool {
 	if c.peeked {
 		return true // the poller says readable: read for real
 	}
 	c.peeked = true
-	return peek(fd)
+	var one [1]byte
+	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&one[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return e != syscall.EAGAIN
 }
 
 // ending reports that the connection takes no more requests: the process
@@ -317,6 +337,10 @@ func moveDeadline(at *int64, d time.Duration, set func(time.Time) error) {
 // fill reads more bytes into the read buffer, growing it up to limit
 // (the head's buffers); it fails on EOF, a timeout or a full buffer.
 func (c *conn) fill(limit int) error {
+	if err := c.ended; err != nil {
+		c.ended = nil
+		return err
+	}
 	if c.bufp == nil {
 		c.bufp = readBufs.Get().(*[]byte)
 		c.buf = *c.bufp

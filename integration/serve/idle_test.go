@@ -21,6 +21,9 @@ import (
 // they still answer their next request, still end at keepalive_timeout,
 // and a client closing one is logged as nginx logs it.
 func TestIdleParking(t *testing.T) {
+	// fifopoll serves the waits of the grace period whatever the load
+	// (internal/fifopoll): they are tested here.
+	t.Setenv("EDGE_FIFOPOLL", "always")
 	port := harness.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	dir := t.TempDir()
@@ -103,4 +106,35 @@ http {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Closed, or reset, within the grace period, while the connection
+	// waits in its goroutine (fifopoll reads the end): the same lines.
+	logged := func(line string, n int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			data, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			if strings.Count(string(data), line) >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not %d %q lines in:\n%s", n, line, data)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	c3, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get(c3, bufio.NewReader(c3), "/")
+	c3.Close()
+	logged("client 127.0.0.1 closed keepalive connection", 2)
+	c4, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get(c4, bufio.NewReader(c4), "/")
+	c4.(*net.TCPConn).SetLinger(0)
+	c4.Close()
+	logged("recv() failed (104: Connection reset by peer) while waiting for request", 1)
 }

@@ -19,7 +19,8 @@
 // proxied request's. So the set serves waits only while its batches
 // are large (on average at least onAtLeast events over a window); below,
 // Begin sends callers to Go's poller, and the set looks again, for one
-// window, every probeEvery.
+// window, every probeEvery. EDGE_FIFOPOLL=always keeps it on, =never
+// leaves every wait to Go's poller (to compare, or to test either way).
 //
 // A Waiter is a socket's place in the set, edge-triggered: its user
 // calls Clear, then looks at the socket (a read, a peek, or a write
@@ -82,6 +83,7 @@ type set struct {
 	// between Begin and End, whom the loop serves even when off.
 	on      atomic.Bool
 	waiting atomic.Int64
+	always  bool // EDGE_FIFOPOLL=always: never off
 }
 
 const (
@@ -252,6 +254,13 @@ func (w *Waiter) fire() {
 }
 
 func (s *set) start() {
+	switch os.Getenv("EDGE_FIFOPOLL") {
+	case "never":
+		s.err = errors.New("EDGE_FIFOPOLL=never")
+		return
+	case "always":
+		s.always = true
+	}
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		s.err = os.NewSyscallError("epoll_create1", err)
@@ -298,7 +307,7 @@ func (s *set) loop(rc syscall.RawConn) {
 			batches++
 			total += n
 			if now := Now(); now-start >= int64(window) {
-				if total < onAtLeast*batches && s.on.Load() {
+				if total < onAtLeast*batches && s.on.Load() && !s.always {
 					s.on.Store(false)
 					return true
 				}
