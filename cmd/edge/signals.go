@@ -189,13 +189,21 @@ func pidFile(m *server.MainConf) string {
 }
 
 // writePid writes the process id and a newline, as nginx's
-// ngx_create_pidfile.
+// ngx_create_pidfile, but whole at once: written beside the file and
+// renamed over it, so that a reader (a script waiting for edge, -s) never
+// finds it empty, as it can find nginx's between the truncation and the
+// write.
 func writePid(path string) error {
 	if path == "" {
 		return nil
 	}
-	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		return fmt.Errorf(`open() "%s" failed%s`, path, parser.Errno(err))
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf(`rename() "%s" failed%s`, path, parser.Errno(err))
 	}
 	return nil
 }
