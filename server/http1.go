@@ -268,7 +268,13 @@ func (c *conn) awaitBytes(timeout time.Duration) error {
 		return c.rc.Read(c.peek)
 	}
 	defer fifopoll.End()
-	deadline := fifopoll.After(timeout)
+	// The sweeper pokes a connection idle past idleGrace (it parks, and
+	// the idler ends it at keepalive_timeout): only a shorter timeout
+	// needs a deadline here.
+	var deadline int64
+	if timeout < idleGrace+2*sweepEvery {
+		deadline = fifopoll.After(timeout)
+	}
 	for {
 		if err := c.fw.Wait(deadline); err != nil {
 			return err

@@ -131,8 +131,6 @@ func Register(fd int) (*Waiter, error) {
 		return nil, s.err
 	}
 	w := &Waiter{fd: int32(fd), ch: make(chan struct{}, 1)}
-	w.timer = time.AfterFunc(time.Hour, w.fire)
-	w.timer.Stop()
 	s.mu.Lock()
 	s.gen++
 	w.gen = s.gen
@@ -161,7 +159,9 @@ func (w *Waiter) Forget() {
 	}
 	s.mu.Unlock()
 	w.mu.Lock()
-	w.timer.Stop()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 	w.deadline, w.armed = 0, 0
 	w.mu.Unlock()
 }
@@ -180,7 +180,13 @@ func (w *Waiter) Wait(deadline int64) error {
 	w.deadline = deadline
 	if deadline != 0 && (w.armed == 0 || w.armed > deadline) {
 		w.armed = deadline
-		w.timer.Reset(time.Duration(deadline - Now()))
+		if w.timer == nil {
+			// Made for the first deadline: a socket whose waits have none
+			// (an idle client's, which the sweeper pokes) costs no timer.
+			w.timer = time.AfterFunc(time.Duration(deadline-Now()), w.fire)
+		} else {
+			w.timer.Reset(time.Duration(deadline - Now()))
+		}
 	}
 	w.mu.Unlock()
 
