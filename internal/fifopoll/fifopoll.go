@@ -166,9 +166,8 @@ func (w *Waiter) Forget() {
 	w.mu.Unlock()
 }
 
-// Wait blocks until the socket had an event since the last Wait (it may
-// since have been read), until deadline (Now's clock; 0: none), or until
-// Poke.
+// Wait blocks until the socket had an event since the last Clear or
+// Wait, until deadline (Now's clock; 0: none), or until Poke.
 func (w *Waiter) Wait(deadline int64) error {
 	w.mu.Lock()
 	if w.poked {
