@@ -2,7 +2,10 @@
 # proxy-ab.sh N SERVER... — bench.sh's proxy scenario, interleaved: each
 # server (an edge binary, or "nginx") runs N times in turn for 3 s behind
 # wrk (50 connections, HTTP/1.1 keep-alive; 4 with C=4), and the medians
-# of each are printed with their ratios to the first server. On a VM whose
+# of each are printed with their ratios to the first server, then the
+# median of each run's ratio to the first server's run of the same turn.
+# "load side" is how busy CPU 1 (wrk and the backend) was: near 100%, it
+# may be what limits the rate, not the server. On a VM whose
 # speed drifts from minute to minute, many short interleaved runs compare
 # two builds better than one long run each; quote bench.sh for results.
 #
@@ -54,9 +57,11 @@ for _ in $(seq "$n"); do
     fi
     taskset -c 1 wrk -t1 -c"${C:-50}" -d1s http://127.0.0.1:23080/ >/dev/null
     read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$p/stat")
+    b1=$(awk '$1 == "cpu1" {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
     r=$(taskset -c 1 wrk -t1 -c"${C:-50}" -d3s -s "$dir/pct.lua" http://127.0.0.1:23080/ | tail -1)
     read -r u2 s2 < <(awk '{print $14, $15}' "/proc/$p/stat")
-    echo "$s $r cpu=$(((u2 - u1 + s2 - s1) / 3))" >>"$dir/runs"
+    b2=$(awk '$1 == "cpu1" {print $2 + $3 + $4 + $7 + $8}' /proc/stat)
+    echo "$s $r cpu=$(((u2 - u1 + s2 - s1) / 3)) load=$(((b2 - b1) / 3))" >>"$dir/runs"
     kill "$m"
     wait "$m" 2>/dev/null || true
   done
@@ -67,10 +72,17 @@ runs = {}
 for line in open(sys.argv[1]):
     f = line.split()
     runs.setdefault(f[0], []).append(dict(x.split("=") for x in f[1:]))
-med = {s: {k: st.median(float(r[k]) for r in rs) for k in ("rps", "p50", "p99", "cpu")} for s, rs in runs.items()}
+med = {s: {k: st.median(float(r[k]) for r in rs) for k in ("rps", "p50", "p99", "cpu", "load")} for s, rs in runs.items()}
 base = next(iter(med.values()))
 for s, m in med.items():
     eff = (m["rps"] / m["cpu"]) / (base["rps"] / base["cpu"])
     print(f"{s}: {m['rps']:.0f} req/s, p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms, cpu {m['cpu']:.0f}%"
+          f", load side {m['load']:.0f}% ({m['load'] * 1e4 / m['rps']:.1f} us/req)"
           f" | x{m['rps'] / base['rps']:.3f} p99x {m['p99'] / base['p99']:.2f} eff {eff:.3f} (n={len(runs[s])})")
+# Each run against the first server's in the same turn: the drift between
+# turns cancels out.
+first = next(iter(runs.values()))
+for s, rs in runs.items():
+    x = sorted(float(r["rps"]) / float(b["rps"]) for r, b in zip(rs, first))
+    print(f"{s}: per turn x{st.median(x):.3f} (min {x[0]:.3f}, max {x[-1]:.3f})")
 EOF
