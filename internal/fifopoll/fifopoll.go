@@ -343,10 +343,14 @@ func (s *set) loop(rc syscall.RawConn) {
 	}
 }
 
+// wake signals the waiters of events. The first is signalled last: the
+// scheduler runs the goroutine woken last before the others (its
+// runnext slot), and those in the order they were woken, so the first
+// event's runs first, then the second's, and so on.
 func (s *set) wake(events []syscall.EpollEvent) {
 	s.mu.RLock()
 	for i := range events {
-		ev := &events[i]
+		ev := &events[(i+1)%len(events)]
 		if int(ev.Fd) < len(s.waiters) {
 			if w := s.waiters[ev.Fd]; w != nil && w.gen == ev.Pad {
 				w.signal()
