@@ -91,8 +91,9 @@ type conn struct {
 	idleSince atomic.Int64
 	idleMu    sync.Mutex
 	poked     bool
-	// expires is when a parked connection's keepalive_timeout ends.
-	expires time.Time
+	// expires is when a parked connection's keepalive_timeout ends
+	// (fifopoll's clock).
+	expires int64
 	// peek is peekReadable as a func value; peeked its state.
 	peek   func(fd uintptr) bool
 	peeked bool
@@ -216,6 +217,7 @@ func (c *conn) waitIdle() int {
 	now := fifopoll.Now() // its reads of the clock are the cheap one
 	c.setReadDeadline(timeout)
 	c.idleSince.Store(now)
+	c.proc.idle.needSweep(now + int64(idleGrace+sweepEvery))
 	if c.ending() {
 		// After idleSince, so that a shutdown either sees the
 		// connection idle (and pokes it) or is seen here.
@@ -237,7 +239,7 @@ func (c *conn) waitIdle() int {
 			return idleClosed
 		}
 		if err != nil {
-			c.expires = time.Now().Add(timeout - time.Duration(fifopoll.Now()-now))
+			c.expires = now + int64(timeout)
 			c.rq = request{} // a parked connection keeps no request
 			if c.proc.idle.park(c) {
 				return idleParked

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"math"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,8 +22,11 @@ import (
 
 const (
 	idleGrace  = 20 * time.Millisecond
-	sweepEvery = 10 * time.Millisecond
+	sweepEvery = 10 * time.Millisecond // sweeps are at least this far apart
 )
+
+// never is a sweep's next moment when nothing is to be watched.
+const never = math.MaxInt64
 
 // idler holds the parked connections of the Process and the two
 // goroutines that serve them: loop (epoll) and sweep (parking and
@@ -31,6 +36,14 @@ type idler struct {
 	wake [2]int // a pipe whose write end, closed, stops loop
 	done chan struct{}
 	wg   sync.WaitGroup
+
+	// next is when the sweeper sweeps next (fifopoll's clock; never: it
+	// sleeps until kicked; 0: it is sweeping). A connection that goes
+	// idle, or parks, needing a sweep before next kicks it; one that
+	// does so while it sweeps kicks it too, since the sweep may have
+	// passed it.
+	next atomic.Int64
+	kick chan struct{}
 
 	// mu guards parked.
 	mu     sync.Mutex
@@ -42,7 +55,7 @@ func newIdler() (*idler, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &idler{epfd: epfd, done: make(chan struct{}), parked: map[int32]*conn{}}
+	p := &idler{epfd: epfd, done: make(chan struct{}), kick: make(chan struct{}, 1), parked: map[int32]*conn{}}
 	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC); err != nil {
 		syscall.Close(epfd)
 		return nil, err
@@ -114,7 +127,18 @@ func (p *idler) park(c *conn) bool {
 		return false
 	}
 	p.parked[fd] = c
+	p.needSweep(c.expires)
 	return true
+}
+
+// needSweep makes sure the sweeper sweeps by at (fifopoll's clock).
+func (p *idler) needSweep(at int64) {
+	if next := p.next.Load(); next == 0 || next > at {
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // take removes a parked connection; the one that takes it owns it.
@@ -154,47 +178,89 @@ func (p *idler) loop() {
 
 // sweep wakes the connections idle in their goroutine past idleGrace,
 // so that they park, and closes the parked ones whose keepalive_timeout
-// ran out.
+// ran out. It sleeps until the next of those moments, and with nothing
+// to watch until kicked: an idle edge does not wake up (it swept 100
+// times a second, 0.5% of a core with no connection at all and 3% with
+// 5,000 parked ones).
 func (p *idler) sweep(proc *Process) {
 	defer p.wg.Done()
-	tick := time.NewTicker(sweepEvery)
-	defer tick.Stop()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
-		select {
-		case <-p.done:
-			return
-		case now := <-tick.C:
-			for _, pt := range proc.openPorts() {
-				pt.pokeIdle()
+		p.next.Store(0)
+		now := fifopoll.Now()
+		next := int64(never)
+		for _, pt := range proc.openPorts() {
+			next = min(next, pt.pokeIdle(now))
+		}
+		next = min(next, p.expire(now))
+		if next != never {
+			next = max(next, now+int64(sweepEvery))
+		}
+		p.next.Store(next)
+		for waiting := true; waiting; {
+			var fire <-chan time.Time
+			if next != never {
+				timer.Reset(time.Duration(next - fifopoll.Now()))
+				fire = timer.C
 			}
-			p.mu.Lock()
-			var expired []int32
-			for fd, c := range p.parked {
-				if now.After(c.expires) {
-					expired = append(expired, fd)
-				}
-			}
-			p.mu.Unlock()
-			for _, fd := range expired {
-				if c := p.take(fd); c != nil {
-					c.closeConn()
+			select {
+			case <-p.done:
+				return
+			case <-fire:
+				waiting = false
+			case <-p.kick:
+				// Somebody needs a sweep before next: one within
+				// sweepEvery finds them.
+				timer.Stop()
+				if soon := fifopoll.Now() + int64(sweepEvery); soon < next {
+					next = soon
+					p.next.Store(next)
 				}
 			}
 		}
 	}
 }
 
-// pokeIdle ends the wait of the port's connections idle past idleGrace
-// in their goroutine.
-func (pt *port) pokeIdle() {
-	pt.mu.Lock()
-	defer pt.mu.Unlock()
-	limit := fifopoll.Now() - int64(idleGrace)
-	for c := range pt.conns {
-		if since := c.idleSince.Load(); since != 0 && since <= limit {
-			c.poke()
+// expire closes the parked connections whose keepalive_timeout ran out
+// by now, and tells when the next one does (never: none is parked).
+func (p *idler) expire(now int64) int64 {
+	next := int64(never)
+	var expired []int32
+	p.mu.Lock()
+	for fd, c := range p.parked {
+		if c.expires <= now {
+			expired = append(expired, fd)
+		} else {
+			next = min(next, c.expires)
 		}
 	}
+	p.mu.Unlock()
+	for _, fd := range expired {
+		if c := p.take(fd); c != nil {
+			c.closeConn()
+		}
+	}
+	return next
+}
+
+// pokeIdle ends the wait of the port's connections idle past idleGrace
+// in their goroutine by now, and tells when the next of the others is
+// (never: none waits).
+func (pt *port) pokeIdle(now int64) int64 {
+	next := int64(never)
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	for c := range pt.conns {
+		if since := c.idleSince.Load(); since != 0 {
+			if at := since + int64(idleGrace); at <= now {
+				c.poke()
+			} else {
+				next = min(next, at)
+			}
+		}
+	}
+	return next
 }
 
 // poke ends the wait of a connection idle in its goroutine, if it is:

@@ -138,3 +138,64 @@ http {
 	c4.Close()
 	logged("recv() failed (104: Connection reset by peer) while waiting for request", 1)
 }
+
+// TestIdleSleeps: an edge with nothing to do does not wake up, with no
+// connection and with parked ones (the sweeper sleeps until a
+// connection needs it; it used to tick 100 times a second).
+func TestIdleSleeps(t *testing.T) {
+	port := harness.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	dir := t.TempDir()
+	conf := writeConf(t, fmt.Sprintf(`events {}
+http {
+    access_log off;
+    server { listen %s; location / { return 200 "ok"; } }
+}
+`, addr))
+	cmd := harness.Start(t, edgeBin, addr, "-c", conf, "-p", dir)
+	// Wake-ups are context switches of the process's threads.
+	switches := func() int {
+		t.Helper()
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", cmd.Process.Pid))
+		n := 0
+		for _, task := range tasks {
+			data, err := os.ReadFile(task)
+			if err != nil {
+				continue // a thread that ended
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				var k int
+				if _, err := fmt.Sscanf(line, "voluntary_ctxt_switches: %d", &k); err == nil {
+					n += k
+				} else if _, err := fmt.Sscanf(line, "nonvoluntary_ctxt_switches: %d", &k); err == nil {
+					n += k
+				}
+			}
+		}
+		return n
+	}
+	quiet := func(what string) {
+		t.Helper()
+		time.Sleep(200 * time.Millisecond) // the connections park
+		before := switches()
+		time.Sleep(time.Second)
+		if n := switches() - before; n > 30 {
+			t.Errorf("%s: %d wake-ups in a second, want few", what, n)
+		}
+	}
+	quiet("no connection")
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	quiet("20 parked connections")
+}
