@@ -366,6 +366,8 @@ func TestListenersAndIncludes(t *testing.T) {
 	if b, err := get(kept, in.port); err != nil || b != "v1" {
 		t.Errorf("the kept connection: %q %v", b, err)
 	}
+	// The reload logs its end after it closed the listener.
+	waitFor(t, "the second reload's end", func() bool { return strings.Count(in.errorLog(), "reconfigured in") >= 2 })
 	if n := strings.Count(in.errorLog(), "reconfigured in"); n != 2 {
 		t.Errorf("%d reloads, want 2:\n%s", n, in.errorLog())
 	}
