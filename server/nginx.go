@@ -214,7 +214,6 @@ var NginxCommands = []conf.Command{
 	{Name: "mp4_start_key_frame", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_mp4_module", Status: conf.Unsupported},
 	{Name: "proxy_store", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Status: conf.Unsupported},
 	{Name: "proxy_store_access", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take123, Module: "ngx_http_proxy_module", Status: conf.Unsupported},
-	{Name: "proxy_socket_keepalive", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Status: conf.Tuning, Set: conf.Check(conf.KindFlag)},
 	{Name: "proxy_send_lowat", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Status: conf.Unsupported},
 	{Name: "proxy_headers_hash_max_size", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Status: conf.Tuning, Set: conf.Check(conf.KindNum)},
 	{Name: "proxy_headers_hash_bucket_size", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Status: conf.Tuning, Set: conf.Check(conf.KindNum)},

@@ -28,6 +28,7 @@ var ProxyCommands = []conf.Command{
 	{Name: "proxy_pass", Once: true, Type: conf.HTTPLoc | conf.HTTPLif | conf.HTTPLmt | conf.Take1, Module: "ngx_http_proxy_module", Set: setProxyPass},
 	{Name: "proxy_redirect", Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take12, Module: "ngx_http_proxy_module", Set: setProxyRedirect},
 	{Name: "proxy_buffering", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).Buffering })},
+	{Name: "proxy_socket_keepalive", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).SocketKeepalive })},
 	{Name: "proxy_connect_timeout", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &proxyOf(s).ConnectTimeout })},
 	{Name: "proxy_send_timeout", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Take1, Module: "ngx_http_proxy_module", Set: conf.MsecSlot(func(s *conf.Scope) *conf.Setting[time.Duration] { return &proxyOf(s).SendTimeout })},
 	{Name: "proxy_intercept_errors", Once: true, Type: conf.HTTPMain | conf.HTTPSrv | conf.HTTPLoc | conf.Flag, Module: "ngx_http_proxy_module", Set: conf.FlagSlot(func(s *conf.Scope) *conf.Setting[bool] { return &proxyOf(s).InterceptErrors })},
@@ -422,6 +423,7 @@ type ProxyConf struct {
 	hide                     map[string]bool
 	HTTPVersion              conf.Setting[string]
 	ConnectTimeout           conf.Setting[time.Duration]
+	SocketKeepalive          conf.Setting[bool]
 	SendTimeout              conf.Setting[time.Duration]
 	ReadTimeout              conf.Setting[time.Duration]
 	PassRequestHeaders       conf.Setting[bool]
@@ -645,6 +647,7 @@ func (p *ProxyConf) merge(parent *ProxyConf, own *ProxyPass, inner bool) {
 	}
 	p.HTTPVersion.Merge(parent.HTTPVersion, "1.0")
 	p.ConnectTimeout.Merge(parent.ConnectTimeout, 60*time.Second)
+	p.SocketKeepalive.Merge(parent.SocketKeepalive, false)
 	p.SendTimeout.Merge(parent.SendTimeout, 60*time.Second)
 	p.ReadTimeout.Merge(parent.ReadTimeout, 60*time.Second)
 	p.PassRequestHeaders.Merge(parent.PassRequestHeaders, true)

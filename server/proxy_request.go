@@ -626,9 +626,6 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 				rq.log(connectLevel(err), "%s while connecting to upstream", msg)
 				return nil, failConnect, err
 			}
-			if tc, ok := nc.(*net.TCPConn); ok {
-				tc.SetNoDelay(true)
-			}
 			if pr.scheme == "https" {
 				if nc, err = rq.handshake(nc, pr); err != nil {
 					return nil, failConnect, err
@@ -682,7 +679,7 @@ func (rq *request) exchange(pr *proxyRun, g *group, peer string, head []byte, t 
 // dialOptions are how a peer of g is connected to: its resolver, and
 // proxy_bind's address (with variables: per request; empty: none).
 func (rq *request) dialOptions(g *group, p *ProxyConf) upstream.DialOptions {
-	o := upstream.DialOptions{Resolver: g.resolver}
+	o := upstream.DialOptions{Resolver: g.resolver, KeepAlive: p.SocketKeepalive.Value}
 	b := p.Bind.Value
 	if b.addr == nil {
 		return o

@@ -63,6 +63,10 @@ type DialOptions struct {
 	// allows one that is not the machine's (IP_TRANSPARENT).
 	Local       netip.AddrPort
 	Transparent bool
+	// KeepAlive turns TCP keep-alive probes on, with the system's
+	// timings (proxy_socket_keepalive); off, the socket has none, as
+	// nginx leaves it (Go's dialer would probe every 15 s).
+	KeepAlive bool
 }
 
 // Dial connects to a peer named as Peer.Name is, within timeout
@@ -72,7 +76,10 @@ func Dial(ctx context.Context, name string, timeout time.Duration, o DialOptions
 	if path, ok := strings.CutPrefix(name, "unix:"); ok {
 		network, addr = "unix", path
 	}
-	d := net.Dialer{Timeout: timeout}
+	d := net.Dialer{Timeout: timeout, KeepAlive: -1}
+	if o.KeepAlive {
+		d.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
+	}
 	if o.Local.IsValid() && network == "tcp" {
 		d.LocalAddr = net.TCPAddrFromAddrPort(o.Local)
 		if o.Transparent {

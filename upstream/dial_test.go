@@ -5,7 +5,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -85,6 +87,39 @@ func TestExplainAccess(t *testing.T) {
 	if me == 0 {
 		if got := explainAccess(filepath.Join(closed, "app.sock"), 0, []int{0}); got != "" {
 			t.Errorf("root is let in everywhere: %q", got)
+		}
+	}
+}
+
+// TCP keep-alive probes as nginx sets them: none unless asked
+// (proxy_socket_keepalive on), and then with the system's timings.
+func TestDialKeepAlive(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	sysIdle := -1
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_keepalive_time"); err == nil {
+		sysIdle, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	for _, on := range []bool{false, true} {
+		c, err := Dial(context.Background(), ln.Addr().String(), time.Second, DialOptions{KeepAlive: on})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, _ := c.(*net.TCPConn).SyscallConn()
+		var keep, idle int
+		rc.Control(func(fd uintptr) {
+			keep, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+			idle, _ = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE)
+		})
+		c.Close()
+		if (keep != 0) != on {
+			t.Errorf("KeepAlive %v: SO_KEEPALIVE %d", on, keep)
+		}
+		if on && sysIdle > 0 && idle != sysIdle {
+			t.Errorf("KeepAlive on: TCP_KEEPIDLE %d, want the system's %d", idle, sysIdle)
 		}
 	}
 }
