@@ -424,8 +424,17 @@ func listenParam(ls *Listen, p string) string {
 			return `invalid ipv6only flags "` + val + `"`
 		}
 	case "so_keepalive":
-		if val != "on" && val != "off" && !keepaliveSpec(val) {
-			return `invalid so_keepalive value: "` + val + `"`
+		switch val {
+		case "on":
+			ls.KeepAlive = SoKeepalive{Set: true, On: true}
+		case "off":
+			ls.KeepAlive = SoKeepalive{Set: true}
+		default:
+			k, ok := keepaliveSpec(val)
+			if !ok {
+				return `invalid so_keepalive value: "` + val + `"`
+			}
+			ls.KeepAlive = k
 		}
 	default:
 		// setfib= is FreeBSD's: nginx on Linux does not know it either.
@@ -435,30 +444,36 @@ func listenParam(ls *Listen, p string) string {
 	return ""
 }
 
-// keepaliveSpec checks so_keepalive's "idle:interval:count", each part
+// keepaliveSpec reads so_keepalive's "idle:interval:count", each part
 // optional but not all.
-func keepaliveSpec(v string) bool {
-	parts := strings.SplitN(v, ":", 3)
+func keepaliveSpec(v string) (SoKeepalive, bool) {
+	k := SoKeepalive{Set: true, On: true}
 	any := false
-	for i, part := range parts {
+	for i, part := range strings.SplitN(v, ":", 3) {
 		if part == "" {
 			continue
 		}
-		var n int64
-		var err error
 		if i < 2 {
-			var d time.Duration
-			d, err = conf.ParseTime(part, true)
-			n = int64(d)
-		} else {
-			n, err = conf.ParseNumber(part)
+			d, err := conf.ParseTime(part, true)
+			if err != nil {
+				return k, false
+			}
+			if i == 0 {
+				k.Idle = d
+			} else {
+				k.Interval = d
+			}
+			any = any || d != 0
+			continue
 		}
+		n, err := conf.ParseNumber(part)
 		if err != nil {
-			return false
+			return k, false
 		}
+		k.Count = int(n)
 		any = any || n != 0
 	}
-	return any
+	return k, any
 }
 
 // addListen is ngx_http_add_addresses: a server listens on an address
@@ -490,6 +505,7 @@ func (h *HTTPConf) addListen(srv *ServerConf, ls Listen) error {
 			return parser.Errorf(ls.Pos, "duplicate listen options for %s", text)
 		}
 		a.optionsSet = true
+		a.KeepAlive = ls.KeepAlive
 	}
 	switch {
 	case ls.DefaultServer && a.defaultSet:

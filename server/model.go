@@ -90,6 +90,16 @@ type ListenAddr struct {
 	Default    *ServerConf
 	defaultSet bool // a listen on it said default_server
 	optionsSet bool // a listen on it set socket options
+	// KeepAlive is its so_keepalive.
+	KeepAlive SoKeepalive
+}
+
+// SoKeepalive is listen's so_keepalive: TCP keep-alive probes for the
+// connections accepted, which take the listening socket's settings.
+type SoKeepalive struct {
+	Set, On        bool          // Set: so_keepalive was given
+	Idle, Interval time.Duration // 0: the system's
+	Count          int           // 0: the system's
 }
 
 // ServerConf is server {} in http.
@@ -117,6 +127,8 @@ type Listen struct {
 	// Options says socket options (backlog=, rcvbuf=, reuseport…) were
 	// given; nginx allows them on one listen of an address only.
 	Options bool
+	// KeepAlive is so_keepalive=, the only one acted on.
+	KeepAlive SoKeepalive
 }
 
 // ServerName is one name of server_name.

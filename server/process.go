@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"edge/internal/errlog"
@@ -81,11 +83,12 @@ func (p *Process) Activate(rt *Runtime) error {
 	}
 	var opened []*port
 	for _, key := range rt.order {
-		if p.ports[key] != nil {
+		a := rt.listeners[key].addr
+		if pt := p.ports[key]; pt != nil {
+			setKeepAlive(pt.ln, a.KeepAlive)
 			continue
 		}
-		a := rt.listeners[key].addr
-		ln, err := net.Listen(a.Network, a.Address)
+		ln, err := openListener(a)
 		if err != nil {
 			for _, pt := range opened {
 				pt.ln.Close()
@@ -326,4 +329,52 @@ func (p *Process) reopen() error {
 		return rt.reopenFiles()
 	}
 	return nil
+}
+
+// openListener opens a listening socket. Its connections have no TCP
+// keep-alive probes unless so_keepalive asks (nginx leaves the system's
+// default, off; Go's listener would probe every 15 s).
+func openListener(a *ListenAddr) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), a.Network, a.Address)
+	if err != nil {
+		return nil, err
+	}
+	setKeepAlive(ln, a.KeepAlive)
+	return ln, nil
+}
+
+// setKeepAlive sets so_keepalive on a listening socket, whose accepted
+// connections inherit it, as nginx's ngx_configure_listening_sockets;
+// without it, off (a reload that drops it turns it off, where nginx
+// leaves the socket as it was). Errors are ignored, as nginx ignores
+// them after an alert: the values were checked when read.
+func setKeepAlive(ln net.Listener, k SoKeepalive) {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return
+	}
+	rc, err := tl.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		on := 0
+		if k.On {
+			on = 1
+		}
+		syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, on)
+		if !k.On {
+			return
+		}
+		if k.Idle > 0 {
+			syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, int(k.Idle/time.Second))
+		}
+		if k.Interval > 0 {
+			syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, int(k.Interval/time.Second))
+		}
+		if k.Count > 0 {
+			syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, k.Count)
+		}
+	})
 }

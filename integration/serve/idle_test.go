@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -185,17 +186,83 @@ http {
 	}
 	quiet("no connection")
 	for i := 0; i < 20; i++ {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		defer keptConn(t, addr).Close()
 	}
 	quiet("20 parked connections")
+}
+
+// TestListenKeepalive: listen's so_keepalive sets TCP keep-alive probes
+// on the accepted connections as nginx does (on: the system's timings;
+// idle:interval:count), and without it they have none.
+func TestListenKeepalive(t *testing.T) {
+	ports := [3]int{harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)}
+	dir := t.TempDir()
+	text := func(opts [3]string) string {
+		return fmt.Sprintf(`events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:%d %s;
+        listen 127.0.0.1:%d %s;
+        listen 127.0.0.1:%d %s;
+        return 200 "ok";
+    }
+}
+`, ports[0], opts[0], ports[1], opts[1], ports[2], opts[2])
+	}
+	conf := writeConf(t, text([3]string{"", "so_keepalive=on", "so_keepalive=30m::10"}))
+	cmd := harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", ports[0]), "-c", conf, "-p", dir)
+	timer := func(port int) (string, int64) {
+		t.Helper()
+		c := keptConn(t, fmt.Sprintf("127.0.0.1:%d", port))
+		defer c.Close()
+		// edge's side: from its listening address to the client.
+		return tcpTimer(t, c.RemoteAddr().String(), c.LocalAddr().String())
+	}
+	if which, _ := timer(ports[0]); which != "00" {
+		t.Errorf("no so_keepalive: timer %s, want 00 (no probes)", which)
+	}
+	// Clock ticks are 1/100 s.
+	sys := int64(7200)
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_keepalive_time"); err == nil {
+		fmt.Sscan(string(b), &sys)
+	}
+	if which, when := timer(ports[1]); which != "02" || when < (sys-60)*100 || when > sys*100 {
+		t.Errorf("so_keepalive=on: timer %s in %d ticks, want 02 in the system's %d s", which, when, sys)
+	}
+	if which, when := timer(ports[2]); which != "02" || when < 25*60*100 || when > 30*60*100 {
+		t.Errorf("so_keepalive=30m::10: timer %s in %d ticks, want 02 in 30 min", which, when)
+	}
+	// A reload sets it on the sockets already open, and takes it off.
+	os.WriteFile(conf, []byte(text([3]string{"so_keepalive=on", "", "so_keepalive=30m::10"})), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if which, _ := timer(ports[0]); which == "02" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("so_keepalive=on added by a reload: no probes after 5 s")
+		}
+	}
+	if which, _ := timer(ports[1]); which != "00" {
+		t.Errorf("so_keepalive=on dropped by a reload: timer %s, want 00", which)
+	}
+}
+
+// keptConn is a connection to addr that has had an answer to GET / and
+// stays open.
+func keptConn(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return c
 }

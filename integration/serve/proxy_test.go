@@ -847,7 +847,6 @@ http {
 
 // proxy_socket_keepalive: TCP keep-alive probes on the connection to the
 // backend only when on, as nginx (Go's dialer would probe every 15 s).
-// A socket whose probes are armed shows timer 02 in /proc/net/tcp.
 func TestProxySocketKeepalive(t *testing.T) {
 	held := make(chan string)
 	release := make(chan struct{})
@@ -868,28 +867,6 @@ http {
 }
 `, port, bport))
 	harness.Start(t, edgeBin, fmt.Sprintf("127.0.0.1:%d", port), "-c", conf, "-p", t.TempDir()+"/")
-	// timer is the "tr" field of the socket from local to 127.0.0.1:bport.
-	timer := func(local string) string {
-		ap := netip.MustParseAddrPort(local)
-		ip := ap.Addr().As4()
-		hex := func(ip [4]byte, port uint16) string {
-			return fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], port)
-		}
-		from, to := hex(ip, ap.Port()), hex([4]byte{127, 0, 0, 1}, uint16(bport))
-		data, err := os.ReadFile("/proc/net/tcp")
-		if err != nil {
-			t.Skip(err)
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			f := strings.Fields(line)
-			if len(f) > 5 && f[1] == from && f[2] == to {
-				tr, _, _ := strings.Cut(f[5], ":")
-				return tr
-			}
-		}
-		t.Fatalf("no socket %s → %s in /proc/net/tcp", from, to)
-		return ""
-	}
 	for _, c := range []struct {
 		path, want string
 	}{{"/on/", "02"}, {"/off/", "00"}} {
@@ -900,7 +877,7 @@ http {
 				t.Errorf("%s: %d %q", c.path, code, body)
 			}
 		}()
-		got := timer(<-held)
+		got, _ := tcpTimer(t, <-held, fmt.Sprintf("127.0.0.1:%d", bport))
 		release <- struct{}{}
 		<-done
 		if got != c.want {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -232,4 +233,31 @@ func TestPidDaemon(t *testing.T) {
 	if want := "edge: [emerg] open() \"/nonexistent/dir/edge.pid\" failed (2: No such file or directory)\n"; res.Code != 1 || res.Stderr != want {
 		t.Errorf("bad pid path: code %d, stderr %q; want 1, %q", res.Code, res.Stderr, want)
 	}
+}
+
+// tcpTimer finds the IPv4 socket from local to remote in /proc/net/tcp
+// and returns its timer: which ("02": TCP keep-alive probes armed, "00":
+// none) and when it fires, in clock ticks.
+func tcpTimer(t *testing.T, local, remote string) (which string, when int64) {
+	t.Helper()
+	hex := func(s string) string {
+		ap := netip.MustParseAddrPort(s)
+		ip := ap.Addr().As4()
+		return fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], ap.Port())
+	}
+	from, to := hex(local), hex(remote)
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 5 && f[1] == from && f[2] == to {
+			which, w, _ := strings.Cut(f[5], ":")
+			when, _ = strconv.ParseInt(w, 16, 64)
+			return which, when
+		}
+	}
+	t.Fatalf("no socket %s → %s in /proc/net/tcp", local, remote)
+	return "", 0
 }
