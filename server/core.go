@@ -423,6 +423,7 @@ func listenParam(ls *Listen, p string) string {
 		if val != "on" && val != "off" {
 			return `invalid ipv6only flags "` + val + `"`
 		}
+		ls.DualStack = val == "off"
 	case "so_keepalive":
 		switch val {
 		case "on":
@@ -506,6 +507,7 @@ func (h *HTTPConf) addListen(srv *ServerConf, ls Listen) error {
 		}
 		a.optionsSet = true
 		a.KeepAlive = ls.KeepAlive
+		a.DualStack = ls.DualStack
 	}
 	switch {
 	case ls.DefaultServer && a.defaultSet:

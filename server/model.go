@@ -90,8 +90,10 @@ type ListenAddr struct {
 	Default    *ServerConf
 	defaultSet bool // a listen on it said default_server
 	optionsSet bool // a listen on it set socket options
-	// KeepAlive is its so_keepalive.
+	// KeepAlive is its so_keepalive; DualStack its ipv6only=off (an
+	// IPv6 address takes IPv4 connections too only with it).
 	KeepAlive SoKeepalive
+	DualStack bool
 }
 
 // SoKeepalive is listen's so_keepalive: TCP keep-alive probes for the
@@ -127,8 +129,10 @@ type Listen struct {
 	// Options says socket options (backlog=, rcvbuf=, reuseport…) were
 	// given; nginx allows them on one listen of an address only.
 	Options bool
-	// KeepAlive is so_keepalive=, the only one acted on.
+	// KeepAlive is so_keepalive=, DualStack ipv6only=off: the ones
+	// acted on.
 	KeepAlive SoKeepalive
+	DualStack bool
 }
 
 // ServerName is one name of server_name.

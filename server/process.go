@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -336,12 +337,47 @@ func (p *Process) reopen() error {
 // default, off; Go's listener would probe every 15 s).
 func openListener(a *ListenAddr) (net.Listener, error) {
 	lc := net.ListenConfig{KeepAlive: -1}
-	ln, err := lc.Listen(context.Background(), a.Network, a.Address)
+	lc.SetMultipathTCP(false) // plain TCP, as nginx (Go's default is MPTCP)
+	network := a.network()
+	if network == "tcp6" && a.DualStack {
+		lc.Control = dualStack
+	}
+	ln, err := lc.Listen(context.Background(), network, a.Address)
 	if err != nil {
 		return nil, err
 	}
 	setKeepAlive(ln, a.KeepAlive)
 	return ln, nil
+}
+
+// dualStack clears IPV6_V6ONLY before the bind (ipv6only=off): a
+// socket bound to [::] takes IPv4 connections too.
+func dualStack(_, _ string, rc syscall.RawConn) error {
+	var err error
+	rc.Control(func(fd uintptr) {
+		err = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 0)
+	})
+	return err
+}
+
+// network is the address's for net.Listen, which for "tcp" and a
+// wildcard address opens one IPv6 socket that takes IPv4 too: then
+// 0.0.0.0:80 took IPv6 connections, and the [::]:80 that nginx
+// configurations list beside it failed to bind. As in nginx, an IPv4
+// address is IPv4 only, an IPv6 one IPv6 only (IPV6_V6ONLY, which
+// openListener clears for ipv6only=off).
+func (a *ListenAddr) network() string {
+	if a.Network != "tcp" {
+		return a.Network
+	}
+	ap, err := netip.ParseAddrPort(a.Address)
+	switch {
+	case err != nil:
+		return a.Network
+	case ap.Addr().Is4() || ap.Addr().Is4In6():
+		return "tcp4"
+	}
+	return "tcp6"
 }
 
 // setKeepAlive sets so_keepalive on a listening socket, whose accepted
