@@ -427,9 +427,9 @@ func listenParam(ls *Listen, p string) string {
 	case "so_keepalive":
 		switch val {
 		case "on":
-			ls.KeepAlive = SoKeepalive{Set: true, On: true}
+			ls.KeepAlive = SoKeepalive{On: true}
 		case "off":
-			ls.KeepAlive = SoKeepalive{Set: true}
+			ls.KeepAlive = SoKeepalive{}
 		default:
 			k, ok := keepaliveSpec(val)
 			if !ok {
@@ -448,7 +448,7 @@ func listenParam(ls *Listen, p string) string {
 // keepaliveSpec reads so_keepalive's "idle:interval:count", each part
 // optional but not all.
 func keepaliveSpec(v string) (SoKeepalive, bool) {
-	k := SoKeepalive{Set: true, On: true}
+	k := SoKeepalive{On: true}
 	any := false
 	for i, part := range strings.SplitN(v, ":", 3) {
 		if part == "" {

@@ -100,9 +100,9 @@ type conn struct {
 	// ended is how the client's side ended, as awaitBytes read it: fill
 	// reports it.
 	ended error
-	// fw, with the descriptor fd, is the connection's place in fifopoll,
-	// where it waits for its next request; nil when it could not join
-	// (it waits in Go's poller).
+	// fw is the connection's place in fifopoll, where it waits for its
+	// next request; nil when it could not join (it waits in Go's
+	// poller). fd is its descriptor.
 	fw *fifopoll.Waiter
 	fd int
 
@@ -118,12 +118,9 @@ func (p *Process) serveConn(pt *port, nc net.Conn) {
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.rc, _ = sc.SyscallConn()
 	}
+	c.fd = -1
 	if c.rc != nil {
-		c.fd = -1
-		c.rc.Control(func(fd uintptr) { c.fd = int(fd) })
-		if c.fd >= 0 {
-			c.fw, _ = fifopoll.Register(c.fd)
-		}
+		c.fw, c.fd = fifopoll.Join(c.rc)
 	}
 	if _, ok := nc.(*net.UnixConn); ok {
 		c.unix, c.remote, c.clientIP = true, "unix:", "unix:"

@@ -115,8 +115,7 @@ func (p *idler) closeParked(which func(*conn) bool) {
 // the registration are one step under mu, so that closeParked either
 // finds the connection parked or parking sees the closing.
 func (p *idler) park(c *conn) bool {
-	var fd int32 = -1
-	c.rc.Control(func(f uintptr) { fd = int32(f) })
+	fd := int32(c.fd)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c.ending() {

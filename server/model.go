@@ -99,7 +99,7 @@ type ListenAddr struct {
 // SoKeepalive is listen's so_keepalive: TCP keep-alive probes for the
 // connections accepted, which take the listening socket's settings.
 type SoKeepalive struct {
-	Set, On        bool          // Set: so_keepalive was given
+	On             bool
 	Idle, Interval time.Duration // 0: the system's
 	Count          int           // 0: the system's
 }

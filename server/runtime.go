@@ -125,7 +125,7 @@ func Check(m *MainConf) error {
 // (ngx_open_listening_sockets); a permission or address error is not. A
 // unix socket the probe created is removed again, as nginx does.
 func probeListen(a *ListenAddr) error {
-	ln, err := net.Listen(a.network(), a.Address)
+	ln, err := openListener(a)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return nil
 	}

@@ -159,14 +159,7 @@ func (c *Conn) WakeInOrder() {
 	if err != nil {
 		return
 	}
-	fd := -1
-	rc.Control(func(f uintptr) { fd = int(f) })
-	if fd < 0 {
-		return
-	}
-	if w, err := fifopoll.Register(fd); err == nil {
-		c.fw, c.fd = w, fd
-	}
+	c.fw, c.fd = fifopoll.Join(rc)
 }
 
 // Close closes the connection, leaving fifopoll.

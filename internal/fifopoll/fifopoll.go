@@ -147,6 +147,22 @@ func Register(fd int) (*Waiter, error) {
 	return w, nil
 }
 
+// Join registers the socket behind rc and returns its Waiter (nil if it
+// could not join: the caller waits in Go's poller) and its descriptor
+// (-1 if rc has none).
+func Join(rc syscall.RawConn) (*Waiter, int) {
+	fd := -1
+	rc.Control(func(f uintptr) { fd = int(f) })
+	if fd < 0 {
+		return nil, fd
+	}
+	w, err := Register(fd)
+	if err != nil {
+		return nil, fd
+	}
+	return w, fd
+}
+
 // EPOLLET as the unsigned flag it is (syscall declares it negative).
 const epollET = 1 << 31
 
